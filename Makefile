@@ -1,0 +1,71 @@
+# The CNN Book. `make book` builds the site, `make test` runs every test.
+# Both create .venv when it is missing and install what they need first.
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip --disable-pip-version-check -q
+JOBS   ?= 2
+
+.PHONY: help book test lab execute student serve bench grade clean mathjax
+
+help:
+	@echo "make book     build the site into _build/html"
+	@echo "make test     run every test (package, notebooks, exercise version, site)"
+	@echo "make lab      open the chapters in JupyterLab"
+	@echo "make execute  re-run every chapter in place, refreshing its committed outputs"
+	@echo "make student  write the exercise version of every chapter into student/"
+	@echo "make grade    grade the exercise version strictly (an instructor's autograder)"
+	@echo "make serve    serve the built site on http://localhost:8000"
+	@echo "make bench    time the kernels side by side with PyTorch CPU"
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.book: $(PY) requirements.txt pyproject.toml
+	$(PIP) install -r requirements.txt
+	@touch $@
+
+$(VENV)/.test: $(VENV)/.book requirements-test.txt
+	$(PIP) install -r requirements-test.txt
+	@touch $@
+
+# MathJax is installed from npm at build time (pinned in package.json), never fetched
+# from a CDN by the page and never committed.
+_static/mathjax/tex-chtml.js: package.json package-lock.json
+	npm ci --no-audit --no-fund --silent
+	rm -rf _static/mathjax && mkdir -p _static && cp -r node_modules/mathjax/es5 _static/mathjax
+	@touch $@
+
+mathjax: _static/mathjax/tex-chtml.js
+
+book: $(VENV)/.book mathjax
+	$(VENV)/bin/jupyter-book build . -W -n --keep-going
+	@echo "The book is in _build/html: open file://$(CURDIR)/_build/html/index.html or run 'make serve'"
+
+test: $(VENV)/.test book
+	$(PY) -m pytest -n $(JOBS) --dist loadscope tests
+	$(PY) -m pytest -n $(JOBS) --dist loadscope --nbval --nbval-current-env \
+	    --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:randomly chapters
+
+lab: $(VENV)/.book
+	$(PIP) install "jupyterlab>=4,<5"
+	$(VENV)/bin/jupyter lab chapters
+
+execute: $(VENV)/.book
+	$(PY) -m cnnbook.execute chapters/*.ipynb
+
+student: $(VENV)/.book
+	$(PY) -m cnnbook.student chapters student
+
+grade: student
+	$(PY) -m cnnbook.grade student/*.ipynb
+
+serve: book
+	$(PY) -m http.server --directory _build/html 8000
+
+bench: $(VENV)/.test
+	$(PY) benchmarks/run.py
+
+clean:
+	rm -rf _build student node_modules _static/mathjax

@@ -1,0 +1,77 @@
+"""The dense (fully connected) layer: y = x W^T + b. See chapters 1 and 4."""
+from __future__ import annotations
+
+import numpy as np
+
+from ._checks import as_float_array, positive_int
+from .init import uniform_fan_in
+from .module import Module
+
+
+def dense_forward(x, weight, bias=None):
+    """Affine map of a batch, as ``torch.nn.functional.linear``.
+
+    y[n, o] = sum_i x[n, i] * weight[o, i] + bias[o]
+
+    x: (N, in_features), weight: (out_features, in_features), bias: (out_features,) or None.
+    Returns ``(y, cache)`` with y: (N, out_features).
+    """
+    func = "dense_forward"
+    x = as_float_array(x, "x", func, ndim=2, layout="(N, in_features)")
+    weight = as_float_array(weight, "weight", func, ndim=2, layout="(out_features, in_features)")
+    if weight.shape[1] != x.shape[1]:
+        raise ValueError(
+            f"{func}: weight expects {weight.shape[1]} input features but x has {x.shape[1]} "
+            f"(x.shape={x.shape}, weight.shape={weight.shape})"
+        )
+    y = x @ weight.T  # (N, out_features)
+    if bias is not None:
+        bias = as_float_array(bias, "bias", func, ndim=1, layout="(out_features,)")
+        if bias.shape[0] != weight.shape[0]:
+            raise ValueError(
+                f"{func}: bias must have {weight.shape[0]} entries (one per output feature), "
+                f"got bias.shape={bias.shape}"
+            )
+        y = y + bias
+    return y, (x, weight, bias is not None)
+
+
+def dense_backward(dout, cache):
+    """Gradients of the dense layer (chapter 4, eqs. of 003 §2.2).
+
+    dx = dout W,  dweight = dout^T x,  dbias = sum_n dout[n].
+    Returns ``(dx, dweight, dbias)``; dbias is None when the forward had no bias.
+    """
+    x, weight, has_bias = cache
+    dx = dout @ weight  # (N, in_features)
+    dweight = dout.T @ x  # (out_features, in_features)
+    dbias = dout.sum(axis=0) if has_bias else None
+    return dx, dweight, dbias
+
+
+class Dense(Module):
+    """Fully connected layer, ``torch.nn.Linear``'s twin (weight is (out, in))."""
+
+    def __init__(self, in_features: int, out_features: int, *, bias: bool = True,
+                 rng=None, dtype=np.float32):
+        super().__init__()
+        self.in_features = positive_int(in_features, "in_features", "Dense")
+        self.out_features = positive_int(out_features, "out_features", "Dense")
+        self.params["weight"] = uniform_fan_in((out_features, in_features), in_features, rng, dtype)
+        if bias:
+            self.params["bias"] = uniform_fan_in((out_features,), in_features, rng, dtype)
+        self.zero_grad()
+
+    def forward(self, x):
+        out, self._cache = dense_forward(x, self.params["weight"], self.params.get("bias"))
+        return out
+
+    def backward(self, dout):
+        dx, dweight, dbias = dense_backward(dout, self._cache_or_raise())
+        self.grads["weight"] = dweight
+        if dbias is not None:
+            self.grads["bias"] = dbias
+        return dx
+
+    def extra_repr(self) -> str:
+        return f"in_features={self.in_features}, out_features={self.out_features}, bias={'bias' in self.params}"

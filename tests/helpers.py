@@ -1,0 +1,78 @@
+"""One helper for every op (STYLE.md rule 9): a float64 finite-difference gradient check
+and a comparison against PyTorch (CPU), forward and every gradient.
+
+    check_op(conv2d_forward, conv2d_backward, F.conv2d, [x, w, b], stride=2)
+
+``forward(*inputs, **kw) -> (out, cache)``, ``backward(dout, cache) -> grads`` (an array or
+a tuple in input order; None where an input has no gradient), and ``torch_fn(*tensors, **kw)``
+the PyTorch twin (keyword names may differ: pass ``torch_kwargs``).
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from cnnbook.gradcheck import check_gradients
+
+torch.set_num_threads(1)
+
+
+def as_tuple(g):
+    return g if isinstance(g, tuple) else (g,)
+
+
+def compare_with_torch(forward, backward, torch_fn, inputs, *, kwargs=None, torch_kwargs=None,
+                       wrt=None, rng=0, atol=1e-8, rtol=1e-6):
+    """Forward output and gradients of every array input agree with PyTorch (float64)."""
+    kwargs = kwargs or {}
+    torch_kwargs = kwargs if torch_kwargs is None else torch_kwargs
+    rng = np.random.default_rng(rng)
+    inputs = [np.asarray(a, dtype=np.float64) if isinstance(a, np.ndarray) else a for a in inputs]
+    out, cache = forward(*inputs, **kwargs)
+    dout = rng.standard_normal(np.shape(out))
+    grads = as_tuple(backward(dout, cache))
+
+    tensors = [torch.tensor(a, requires_grad=True) if isinstance(a, np.ndarray) else a
+               for a in inputs]
+    t_out = torch_fn(*tensors, **torch_kwargs)
+    np.testing.assert_allclose(out, t_out.detach().numpy(), atol=atol, rtol=rtol,
+                               err_msg="forward output differs from PyTorch")
+    t_out.backward(torch.tensor(dout))
+    if wrt is None:
+        wrt = [i for i, a in enumerate(inputs) if isinstance(a, np.ndarray)]
+    for i in wrt:
+        assert grads[i] is not None, f"backward returned None for input {i}"
+        t_grad = tensors[i].grad
+        expected = np.zeros(inputs[i].shape) if t_grad is None else t_grad.numpy()
+        np.testing.assert_allclose(grads[i], expected, atol=atol, rtol=rtol,
+                                   err_msg=f"gradient of input {i} differs from PyTorch")
+
+
+def check_op(forward, backward, torch_fn, inputs, *, kwargs=None, torch_kwargs=None,
+             wrt=None, rng=0, atol=1e-8, rtol=1e-6):
+    """Both checks: finite differences (float64) and PyTorch agreement."""
+    kwargs = kwargs or {}
+    check_gradients(lambda *a: forward(*a, **kwargs), backward, inputs, wrt=wrt, rng=rng)
+    compare_with_torch(forward, backward, torch_fn, inputs, kwargs=kwargs,
+                       torch_kwargs=torch_kwargs, wrt=wrt, rng=rng, atol=atol, rtol=rtol)
+
+
+def check_fan_out(forward, backward, x, *, kwargs=None, rng=0):
+    """An input used twice, y = f(x) + f(x), gets the sum of both gradients: 2 * df/dx.
+
+    Run through ``check_gradients`` on the composite, so a kernel that (say) mutates its
+    cache or returns a view it later overwrites is caught.
+    """
+    kwargs = kwargs or {}
+
+    def twice_forward(x):
+        o1, c1 = forward(x, **kwargs)
+        o2, c2 = forward(x, **kwargs)
+        return o1 + o2, (c1, c2)
+
+    def twice_backward(dout, caches):
+        g1 = as_tuple(backward(dout, caches[0]))[0]
+        g2 = as_tuple(backward(dout, caches[1]))[0]
+        return g1 + g2
+
+    return check_gradients(twice_forward, twice_backward, [x], rng=rng)
