@@ -7,10 +7,30 @@ Names follow ``torch.nn.functional`` and ``torch.nn`` so that moving to PyTorch 
 from .module import Module, Sequential
 from .dense import Dense, dense_forward, dense_backward
 from .activations import (
-    Identity, BinaryStep, Sigmoid, Tanh, ReLU,
+    Identity, BinaryStep, Sigmoid, Tanh, ArcTan, ReLU, LeakyReLU, PReLU, ELU, Softplus,
+    Softmax, LogSoftmax,
     identity_forward, identity_backward, binary_step_forward, binary_step_backward,
     sigmoid, sigmoid_forward, sigmoid_backward, tanh_forward, tanh_backward,
-    relu_forward, relu_backward,
+    arctan_forward, arctan_backward, relu_forward, relu_backward,
+    leaky_relu_forward, leaky_relu_backward, prelu_forward, prelu_backward,
+    elu_forward, elu_backward, softplus_forward, softplus_backward,
+    softmax_forward, softmax_backward, log_softmax_forward, log_softmax_backward,
+)
+from .activations_radial import (
+    Ridge, RadialBasis, ridge_forward, ridge_backward,
+    gaussian_rbf_forward, gaussian_rbf_backward, multiquadric_forward, multiquadric_backward,
+    inverse_multiquadric_forward, inverse_multiquadric_backward,
+)
+from .losses import (
+    mse_loss, half_sum_squared_error, quadratic_loss, zero_one_loss, binary_cross_entropy,
+    binary_cross_entropy_with_logits, cross_entropy, one_hot, accuracy,
+)
+from .optim import Optimizer, SGD, Adagrad, RMSprop, Adam, descent_path
+from .graph import Value
+from .train import fit, evaluate, predict, History
+from .data import (
+    load_fashion_mnist, fashion_mnist_paths, FASHION_MNIST_CLASSES,
+    make_xor, make_moons, make_spirals, iterate_minibatches, shift_images,
 )
 from .gradcheck import check_gradients, numerical_gradient, relative_error
 

@@ -65,3 +65,20 @@ def same_shape(a: np.ndarray, b: np.ndarray, name_a: str, name_b: str, func: str
             f"{func}: {name_a} and {name_b} must have the same shape, "
             f"got {name_a}.shape={a.shape} and {name_b}.shape={b.shape}"
         )
+
+
+def real_number(value, name: str, func: str, *, minimum=None, maximum=None,
+                open_min: bool = False, open_max: bool = False) -> float:
+    """Return ``value`` as a finite float within [minimum, maximum] (ends open if asked),
+    or raise naming the argument: ``SGD: lr must be a number >= 0, got -0.1``."""
+    lo = "" if minimum is None else f"{'>' if open_min else '>='} {minimum}"
+    hi = "" if maximum is None else f"{'<' if open_max else '<='} {maximum}"
+    want = "a number" + (f" {lo}" if lo else "") + (" and" if lo and hi else "") + (f" {hi}" if hi else "")
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{func}: {name} must be {want}, got {value!r}")
+    v = float(value)
+    if (not np.isfinite(v)
+            or (minimum is not None and (v <= minimum if open_min else v < minimum))
+            or (maximum is not None and (v >= maximum if open_max else v > maximum))):
+        raise ValueError(f"{func}: {name} must be {want}, got {value!r}")
+    return v

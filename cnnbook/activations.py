@@ -1,13 +1,23 @@
 """Activation functions as forward/backward pairs and Modules. See chapters 1 and 3.
 
-Each ``<name>_forward(x) -> (out, cache)`` has a ``<name>_backward(dout, cache) -> dx``.
-A single-input kernel returns ``dx`` itself; kernels with several inputs return a tuple.
+Each ``<name>_forward(x, *, hyper) -> (out, cache)`` has a ``<name>_backward(dout, cache)``.
+A single-input kernel returns ``dx`` itself; a kernel with a learnable input (PReLU's
+``weight``) returns a tuple in argument order. Names and hyperparameters follow
+``torch.nn.functional``. The functions of 000's table (identity, binary step, logistic,
+tanh, arctan, ReLU, PReLU, ELU, SoftPlus) are here, with leaky ReLU, softmax and
+log-softmax; 003's ridge and radial functions are in ``cnnbook.activations_radial``.
+
+Where a derivative is undefined (ReLU-like kinks at x = 0) we take PyTorch's value, so
+that gradients agree with it exactly: ReLU'(0) = 0, LeakyReLU'(0) = PReLU'(0) = the
+slope, ELU'(0) = alpha.
 """
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
-from ._checks import as_float_array
+from ._checks import as_float_array, positive_int, real_number
 from .module import Module
 
 
@@ -40,6 +50,8 @@ def sigmoid(x):
     Split by sign so that ``exp`` only ever sees non-positive arguments.
     """
     x = np.asarray(x)
+    if not np.issubdtype(x.dtype, np.floating):
+        x = x.astype(np.float64)
     z = np.exp(-np.abs(x))
     return np.where(x >= 0, 1.0 / (1.0 + z), z / (1.0 + z)).astype(x.dtype, copy=False)
 
@@ -58,7 +70,7 @@ def sigmoid_backward(dout, cache):
 
 
 def tanh_forward(x):
-    """tanh(x) = (e^x - e^-x) / (e^x + e^-x)."""
+    """tanh(x) = (e^x - e^-x) / (e^x + e^-x) = 2 / (1 + e^-2x) - 1."""
     x = as_float_array(x, "x", "tanh_forward")
     out = np.tanh(x)
     return out, out
@@ -68,6 +80,18 @@ def tanh_backward(dout, cache):
     """tanh'(x) = 1 - tanh(x)^2."""
     t = cache
     return dout * (1 - t * t)
+
+
+def arctan_forward(x):
+    """f(x) = tan^-1(x), with range (-pi/2, pi/2) (``torch.atan``)."""
+    x = as_float_array(x, "x", "arctan_forward")
+    return np.arctan(x), x
+
+
+def arctan_backward(dout, cache):
+    """f'(x) = 1 / (x^2 + 1)."""
+    x = cache
+    return dout / (1 + x * x)
 
 
 def relu_forward(x):
@@ -82,20 +106,164 @@ def relu_backward(dout, cache):
     return dout * cache
 
 
+def leaky_relu_forward(x, *, negative_slope=0.01):
+    """LeakyReLU(x) = max(0, x) + negative_slope * min(0, x) (Maas et al.; 004's form)."""
+    x = as_float_array(x, "x", "leaky_relu_forward")
+    slope = real_number(negative_slope, "negative_slope", "leaky_relu_forward")
+    mask = x > 0
+    return np.where(mask, x, x * slope), (mask, slope)
+
+
+def leaky_relu_backward(dout, cache):
+    """f'(x) = 1 if x > 0 else negative_slope."""
+    mask, slope = cache
+    return np.where(mask, dout, dout * slope)
+
+
+def _prelu_weight_shape(x, weight, func):
+    """The shape that broadcasts PReLU's weight over x: one slope per channel (dim 1)."""
+    if weight.size == 1:
+        return (1,) * x.ndim
+    if x.ndim < 2 or x.shape[1] != weight.size:
+        channels = x.shape[1] if x.ndim >= 2 else "no channel dimension"
+        raise ValueError(
+            f"{func}: weight has {weight.size} entries (one per channel, dim 1 of x) "
+            f"but x has {channels} (x.shape={x.shape})"
+        )
+    return (1, weight.size) + (1,) * (x.ndim - 2)
+
+
+def prelu_forward(x, weight):
+    """PReLU(x) = x if x >= 0 else a * x, with learnable slope(s) a = ``weight``.
+
+    As ``torch.nn.functional.prelu``: weight has 1 entry (shared) or one per channel,
+    the channel being dim 1 of x, e.g. x: (N, C) or (N, C, H, W) and weight: (C,).
+    """
+    func = "prelu_forward"
+    x = as_float_array(x, "x", func)
+    weight = as_float_array(weight, "weight", func, ndim=1, layout="(num_parameters,)")
+    a = weight.reshape(_prelu_weight_shape(x, weight, func))  # (1, C, 1, ...)
+    mask = x > 0
+    return np.where(mask, x, a * x), (x, a, mask, weight.shape)
+
+
+def prelu_backward(dout, cache):
+    """dx = dout if x > 0 else a * dout;  dweight = sum of dout * min(0, x) over all
+    positions that share a slope. Returns ``(dx, dweight)``."""
+    x, a, mask, weight_shape = cache
+    dx = np.where(mask, dout, a * dout)
+    contrib = np.where(mask, 0, dout * x)
+    if weight_shape[0] == 1:
+        dweight = contrib.sum().reshape(weight_shape)  # (1,)
+    else:
+        axes = tuple(i for i in range(x.ndim) if i != 1)
+        dweight = contrib.sum(axis=axes)  # (C,)
+    return dx, dweight.astype(x.dtype, copy=False)
+
+
+def elu_forward(x, *, alpha=1.0):
+    """ELU(x) = x if x > 0 else alpha (e^x - 1)."""
+    x = as_float_array(x, "x", "elu_forward")
+    alpha = real_number(alpha, "alpha", "elu_forward")
+    neg = np.minimum(x, 0)  # so that exp never sees a large positive number
+    out = np.where(x > 0, x, alpha * np.expm1(neg))
+    return out, (x > 0, neg, alpha)
+
+
+def elu_backward(dout, cache):
+    """ELU'(x) = 1 if x > 0 else alpha e^x (= f(x) + alpha, the form in 000's table)."""
+    mask, neg, alpha = cache
+    return np.where(mask, dout, dout * alpha * np.exp(neg))
+
+
+def softplus_forward(x, *, beta=1.0, threshold=20.0):
+    """Softplus(x) = log(1 + e^(beta x)) / beta, and x itself where beta x > threshold
+    (as PyTorch: there the two differ by less than e^-threshold).
+
+    Computed as (max(beta x, 0) + log1p(e^-|beta x|)) / beta: finite for any finite x.
+    """
+    func = "softplus_forward"
+    x = as_float_array(x, "x", func)
+    beta = real_number(beta, "beta", func, minimum=0, open_min=True)
+    threshold = real_number(threshold, "threshold", func)
+    bx = x * beta
+    linear = bx > threshold
+    soft = (np.maximum(bx, 0) + np.log1p(np.exp(-np.abs(bx)))) / beta
+    return np.where(linear, x, soft).astype(x.dtype, copy=False), (bx, linear)
+
+
+def softplus_backward(dout, cache):
+    """Softplus'(x) = 1 / (1 + e^(-beta x)) = sigma(beta x) (1 above the threshold)."""
+    bx, linear = cache
+    return np.where(linear, dout, dout * sigmoid(bx))
+
+
+def _check_dim(x, dim, func):
+    if isinstance(dim, (bool, np.bool_)) or not isinstance(dim, numbers.Integral):
+        raise TypeError(f"{func}: dim must be an integer, got {dim!r}")
+    if not -x.ndim <= dim < max(x.ndim, 1):
+        raise ValueError(
+            f"{func}: dim={dim} is out of range for x with {x.ndim} dimensions (x.shape={x.shape})"
+        )
+    return int(dim)
+
+
+def softmax_forward(x, *, dim=-1):
+    """softmax(x)_i = e^(x_i) / sum_j e^(x_j) along ``dim``.
+
+    Shifted by the maximum first (softmax(x) = softmax(x - c) for any c), so exp never
+    overflows: the largest term is e^0 = 1.
+    """
+    x = as_float_array(x, "x", "softmax_forward")
+    dim = _check_dim(x, dim, "softmax_forward")
+    e = np.exp(x - x.max(axis=dim, keepdims=True))
+    out = e / e.sum(axis=dim, keepdims=True)
+    return out, (out, dim)
+
+
+def softmax_backward(dout, cache):
+    """dx_i = s_i (dout_i - sum_j dout_j s_j), the Jacobian diag(s) - s s^T applied to dout."""
+    s, dim = cache
+    return s * (dout - (dout * s).sum(axis=dim, keepdims=True))
+
+
+def log_softmax_forward(x, *, dim=-1):
+    """log softmax(x)_i = x_i - log sum_j e^(x_j) = (x_i - m) - log sum_j e^(x_j - m), m = max."""
+    x = as_float_array(x, "x", "log_softmax_forward")
+    dim = _check_dim(x, dim, "log_softmax_forward")
+    shifted = x - x.max(axis=dim, keepdims=True)
+    out = shifted - np.log(np.exp(shifted).sum(axis=dim, keepdims=True))
+    return out, (out, dim)
+
+
+def log_softmax_backward(dout, cache):
+    """dx_i = dout_i - softmax(x)_i sum_j dout_j."""
+    out, dim = cache
+    return dout - np.exp(out) * dout.sum(axis=dim, keepdims=True)
+
+
+# -- Modules --------------------------------------------------------------------------
 class _Elementwise(Module):
-    """A parameter-free activation Module around a kernel pair."""
+    """A parameter-free activation Module around a kernel pair; ``_kwargs`` holds its
+    hyperparameters (passed to the forward kernel)."""
 
     _forward = None
     _backward = None
 
+    def _kwargs(self) -> dict:
+        return {}
+
     def forward(self, x):
-        out, cache = type(self)._forward(x)
+        out, cache = type(self)._forward(x, **self._kwargs())
         self._cache = (cache,)
         return out
 
     def backward(self, dout):
         (cache,) = self._cache_or_raise()
         return type(self)._backward(dout, cache)
+
+    def extra_repr(self) -> str:
+        return ", ".join(f"{k}={v}" for k, v in self._kwargs().items())
 
 
 class Identity(_Elementwise):
@@ -114,5 +282,94 @@ class Tanh(_Elementwise):
     _forward, _backward = tanh_forward, tanh_backward
 
 
+class ArcTan(_Elementwise):
+    _forward, _backward = arctan_forward, arctan_backward
+
+
 class ReLU(_Elementwise):
     _forward, _backward = relu_forward, relu_backward
+
+
+class LeakyReLU(_Elementwise):
+    """``torch.nn.LeakyReLU``'s twin."""
+
+    _forward, _backward = leaky_relu_forward, leaky_relu_backward
+
+    def __init__(self, negative_slope: float = 0.01):
+        super().__init__()
+        self.negative_slope = real_number(negative_slope, "negative_slope", "LeakyReLU")
+
+    def _kwargs(self):
+        return {"negative_slope": self.negative_slope}
+
+
+class ELU(_Elementwise):
+    """``torch.nn.ELU``'s twin."""
+
+    _forward, _backward = elu_forward, elu_backward
+
+    def __init__(self, alpha: float = 1.0):
+        super().__init__()
+        self.alpha = real_number(alpha, "alpha", "ELU")
+
+    def _kwargs(self):
+        return {"alpha": self.alpha}
+
+
+class Softplus(_Elementwise):
+    """``torch.nn.Softplus``'s twin."""
+
+    _forward, _backward = softplus_forward, softplus_backward
+
+    def __init__(self, beta: float = 1.0, threshold: float = 20.0):
+        super().__init__()
+        self.beta = real_number(beta, "beta", "Softplus", minimum=0, open_min=True)
+        self.threshold = real_number(threshold, "threshold", "Softplus")
+
+    def _kwargs(self):
+        return {"beta": self.beta, "threshold": self.threshold}
+
+
+class Softmax(_Elementwise):
+    """``torch.nn.Softmax``'s twin (default dim=-1, the class dimension of (N, C) logits)."""
+
+    _forward, _backward = softmax_forward, softmax_backward
+
+    def __init__(self, dim: int = -1):
+        super().__init__()
+        self.dim = dim
+
+    def _kwargs(self):
+        return {"dim": self.dim}
+
+
+class LogSoftmax(Softmax):
+    """``torch.nn.LogSoftmax``'s twin."""
+
+    _forward, _backward = log_softmax_forward, log_softmax_backward
+
+
+class PReLU(Module):
+    """``torch.nn.PReLU``'s twin: slope(s) ``weight`` learned with the other parameters.
+
+    num_parameters=1 shares one slope; num_parameters=C learns one per channel (dim 1).
+    """
+
+    def __init__(self, num_parameters: int = 1, init: float = 0.25, *, dtype=np.float32):
+        super().__init__()
+        self.num_parameters = positive_int(num_parameters, "num_parameters", "PReLU")
+        init = real_number(init, "init", "PReLU")
+        self.params["weight"] = np.full(self.num_parameters, init, dtype=dtype)
+        self.zero_grad()
+
+    def forward(self, x):
+        out, self._cache = prelu_forward(x, self.params["weight"])
+        return out
+
+    def backward(self, dout):
+        dx, dweight = prelu_backward(dout, self._cache_or_raise())
+        self.grads["weight"] = dweight
+        return dx
+
+    def extra_repr(self) -> str:
+        return f"num_parameters={self.num_parameters}"

@@ -1,0 +1,206 @@
+"""Ridge and radial activation functions of 003 §1.2.2, as forward/backward pairs and
+Modules. See chapter 3.
+
+A *ridge* function acts on a projection of the input, phi(v) = f(a + v'b): it varies
+only along the direction b and is constant along every direction orthogonal to it (a
+ridge). 003 writes the offset as a and the direction as b; here they are the ``bias``
+and ``weight`` of a dense unit with one output, so ridge = dense unit + a 1-D activation.
+
+A *radial* function depends only on the distance r = ||v - c|| to a centre c, as in
+radial basis function (RBF) networks. With K centres, x: (N, D) and center: (K, D)
+give out: (N, K); a single centre center: (D,) gives out: (N,).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ._checks import as_float_array, positive_int, real_number
+from .activations import sigmoid
+from .init import make_rng, uniform_fan_in
+from .module import Module
+
+RIDGE_FUNCTIONS = ("linear", "relu", "heaviside", "logistic")
+
+
+def ridge_forward(x, weight, bias, *, fn="logistic"):
+    """phi(x) = f(bias + x . weight) for f in 003's list of ridge functions:
+
+    linear: f(z) = z;  relu: max(0, z);  heaviside: 1 if z > 0 else 0;
+    logistic: 1 / (1 + e^-z).
+
+    x: (N, D), weight: (D,), bias: a scalar (0-d or (1,) array). Returns out: (N,).
+    """
+    func = "ridge_forward"
+    x = as_float_array(x, "x", func, ndim=2, layout="(N, D)")
+    weight = as_float_array(weight, "weight", func, ndim=1, layout="(D,)")
+    bias = as_float_array(bias, "bias", func)
+    if weight.shape[0] != x.shape[1]:
+        raise ValueError(f"{func}: weight has {weight.shape[0]} entries but x has {x.shape[1]} "
+                         f"features (x.shape={x.shape}, weight.shape={weight.shape})")
+    if bias.size != 1:
+        raise ValueError(f"{func}: bias must be a single number, got bias.shape={bias.shape}")
+    if fn not in RIDGE_FUNCTIONS:
+        raise ValueError(f"{func}: fn must be one of {RIDGE_FUNCTIONS}, got {fn!r}")
+    z = x @ weight + bias.reshape(())  # (N,)
+    if fn == "linear":
+        out, slope = z, np.ones_like(z)
+    elif fn == "relu":
+        out, slope = np.maximum(z, 0), (z > 0).astype(z.dtype)
+    elif fn == "heaviside":
+        out, slope = (z > 0).astype(z.dtype), np.zeros_like(z)
+    else:
+        out = sigmoid(z)
+        slope = out * (1 - out)
+    return out, (x, weight, bias.shape, slope)
+
+
+def ridge_backward(dout, cache):
+    """dz = dout f'(z);  dx = dz weight^T,  dweight = x^T dz,  dbias = sum dz.
+    Returns ``(dx, dweight, dbias)``."""
+    x, weight, bias_shape, slope = cache
+    dz = dout * slope  # (N,)
+    dx = np.outer(dz, weight)  # (N, D)
+    dweight = x.T @ dz  # (D,)
+    dbias = np.asarray(dz.sum(), dtype=x.dtype).reshape(bias_shape)  # () or (1,), as bias
+    return dx, dweight, dbias
+
+
+# -- radial functions: phi depends on x only through r^2 = ||x - center||^2 ------------
+def _squared_distance(x, center, func):
+    x = as_float_array(x, "x", func, ndim=2, layout="(N, D)")
+    center = as_float_array(center, "center", func, ndim=(1, 2), layout="(K, D) or (D,)")
+    if center.shape[-1] != x.shape[1]:
+        raise ValueError(f"{func}: center has {center.shape[-1]} features but x has {x.shape[1]} "
+                         f"(x.shape={x.shape}, center.shape={center.shape})")
+    single = center.ndim == 1
+    diff = x[:, None, :] - center.reshape(-1, x.shape[1])[None, :, :]  # (N, K, D)
+    r2 = (diff * diff).sum(axis=-1)  # (N, K)
+    return (r2[:, 0] if single else r2), diff, single
+
+
+def _radial_backward(dout, cache):
+    """Chain rule through r^2: d r^2 / dx = 2 (x - c), d r^2 / dc = -2 (x - c)."""
+    dphi_dr2, diff, single = cache
+    g = dout * dphi_dr2
+    g = g[:, None] if single else g  # (N, K)
+    contrib = 2 * g[:, :, None] * diff  # (N, K, D)
+    dx = contrib.sum(axis=1)  # (N, D)
+    dcenter = -contrib.sum(axis=0)  # (K, D)
+    return dx, (dcenter[0] if single else dcenter)
+
+
+def gaussian_rbf_forward(x, center, *, sigma=1.0):
+    """phi(x) = exp(-||x - c||^2 / (2 sigma^2))  (003; = exp(-(eps r)^2), eps = 1/(sigma sqrt 2)).
+
+    x: (N, D), center: (K, D) -> (N, K), or center: (D,) -> (N,).
+    """
+    func = "gaussian_rbf_forward"
+    sigma = real_number(sigma, "sigma", func, minimum=0, open_min=True)
+    r2, diff, single = _squared_distance(x, center, func)
+    out = np.exp(-r2 / (2 * sigma**2))
+    return out, (-out / (2 * sigma**2), diff, single)
+
+
+def gaussian_rbf_backward(dout, cache):
+    """dphi/dr^2 = -phi / (2 sigma^2). Returns ``(dx, dcenter)``."""
+    return _radial_backward(dout, cache)
+
+
+def multiquadric_forward(x, center, *, a=1.0):
+    """phi(x) = sqrt(||x - c||^2 + a^2), the "multiquadratic" of 003 (usual name:
+    multiquadric; = a sqrt(1 + (eps r)^2) with eps = 1/a). Shapes as ``gaussian_rbf_forward``.
+    """
+    func = "multiquadric_forward"
+    a = real_number(a, "a", func, minimum=0, open_min=True)
+    r2, diff, single = _squared_distance(x, center, func)
+    out = np.sqrt(r2 + a * a)
+    return out, (0.5 / out, diff, single)
+
+
+def multiquadric_backward(dout, cache):
+    """dphi/dr^2 = 1 / (2 phi). Returns ``(dx, dcenter)``."""
+    return _radial_backward(dout, cache)
+
+
+def inverse_multiquadric_forward(x, center, *, a=1.0):
+    """phi(x) = (||x - c||^2 + a^2)^(-1/2) (003's inverse multiquadratic). Shapes as
+    ``gaussian_rbf_forward``."""
+    func = "inverse_multiquadric_forward"
+    a = real_number(a, "a", func, minimum=0, open_min=True)
+    r2, diff, single = _squared_distance(x, center, func)
+    out = 1 / np.sqrt(r2 + a * a)
+    return out, (-0.5 * out**3, diff, single)
+
+
+def inverse_multiquadric_backward(dout, cache):
+    """dphi/dr^2 = -phi^3 / 2. Returns ``(dx, dcenter)``."""
+    return _radial_backward(dout, cache)
+
+
+# -- Modules --------------------------------------------------------------------------
+class Ridge(Module):
+    """One ridge unit, f(bias + x . weight): a dense unit with one output and a 1-D
+    activation. x: (N, in_features) -> (N,)."""
+
+    def __init__(self, in_features: int, *, fn: str = "logistic", rng=None, dtype=np.float32):
+        super().__init__()
+        self.in_features = positive_int(in_features, "in_features", "Ridge")
+        if fn not in RIDGE_FUNCTIONS:
+            raise ValueError(f"Ridge: fn must be one of {RIDGE_FUNCTIONS}, got {fn!r}")
+        self.fn = fn
+        rng = make_rng(rng)
+        self.params["weight"] = uniform_fan_in((in_features,), in_features, rng, dtype)
+        self.params["bias"] = uniform_fan_in((1,), in_features, rng, dtype)
+        self.zero_grad()
+
+    def forward(self, x):
+        out, self._cache = ridge_forward(x, self.params["weight"], self.params["bias"], fn=self.fn)
+        return out
+
+    def backward(self, dout):
+        dx, self.grads["weight"], self.grads["bias"] = ridge_backward(dout, self._cache_or_raise())
+        return dx
+
+    def extra_repr(self) -> str:
+        return f"in_features={self.in_features}, fn={self.fn!r}"
+
+
+_RADIAL = {
+    "gaussian": (gaussian_rbf_forward, gaussian_rbf_backward, "sigma"),
+    "multiquadric": (multiquadric_forward, multiquadric_backward, "a"),
+    "inverse_multiquadric": (inverse_multiquadric_forward, inverse_multiquadric_backward, "a"),
+}
+
+
+class RadialBasis(Module):
+    """A layer of K radial units with learnable centres ``center`` (K, in_features):
+    x: (N, in_features) -> (N, K). ``function`` is "gaussian" (width ``sigma``),
+    "multiquadric" or "inverse_multiquadric" (shape parameter ``a``)."""
+
+    def __init__(self, in_features: int, num_centers: int, *, function: str = "gaussian",
+                 sigma: float = 1.0, a: float = 1.0, rng=None, dtype=np.float32):
+        super().__init__()
+        self.in_features = positive_int(in_features, "in_features", "RadialBasis")
+        self.num_centers = positive_int(num_centers, "num_centers", "RadialBasis")
+        if function not in _RADIAL:
+            raise ValueError(f"RadialBasis: function must be one of {tuple(_RADIAL)}, got {function!r}")
+        self.function = function
+        name = _RADIAL[function][2]
+        value = sigma if name == "sigma" else a
+        self.hyper = {name: real_number(value, name, "RadialBasis", minimum=0, open_min=True)}
+        self.params["center"] = make_rng(rng).standard_normal((num_centers, in_features)).astype(dtype)
+        self.zero_grad()
+
+    def forward(self, x):
+        fwd = _RADIAL[self.function][0]
+        out, self._cache = fwd(x, self.params["center"], **self.hyper)
+        return out
+
+    def backward(self, dout):
+        dx, self.grads["center"] = _RADIAL[self.function][1](dout, self._cache_or_raise())
+        return dx
+
+    def extra_repr(self) -> str:
+        hyper = ", ".join(f"{k}={v}" for k, v in self.hyper.items())
+        return (f"in_features={self.in_features}, num_centers={self.num_centers}, "
+                f"function={self.function!r}, {hyper}")

@@ -1,0 +1,195 @@
+"""Plots used across the chapters: training curves, image grids, decision boundaries
+and convolution filters.
+
+Every function draws with matplotlib's object API on a new ``matplotlib.figure.Figure``
+(or on the ``ax`` given) and returns the Figure. It never calls ``plt.show()`` and
+never touches pyplot's global state, so it works under any backend (Agg included).
+In a notebook, a Figure that is the last expression of a cell is displayed once.
+"""
+from __future__ import annotations
+
+import numpy as np
+from matplotlib.colors import ListedColormap
+from ._checks import as_float_array, positive_int
+from ._figure import new_figure
+
+_CLASS_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
+                 "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
+
+
+def _history_dict(history):
+    h = history.as_dict() if hasattr(history, "as_dict") else dict(history)
+    if "train_loss" not in h:
+        raise ValueError("plot_history: history must be a History (or its as_dict()) "
+                         f"with a 'train_loss' entry, got keys {sorted(h)}")
+    epochs = h.get("epoch") or list(range(1, len(h["train_loss"]) + 1))
+    return h, epochs
+
+
+def _series(values):
+    """A list with None entries -> float array with NaN (matplotlib leaves gaps)."""
+    return np.array([np.nan if v is None else v for v in values], dtype=float)
+
+
+def plot_history(history, ax=None):
+    """Loss (left) and accuracy (right, when recorded) per epoch, training vs validation.
+
+    ``history``: a ``cnnbook.train.History`` or its ``as_dict()``. ``ax``: None (new
+    figure), one Axes (loss only) or a pair of Axes (loss, accuracy).
+    """
+    h, epochs = _history_dict(history)
+    has_acc = any(v is not None for v in h.get("train_acc", []) + h.get("val_acc", []))
+    if ax is None:
+        fig = new_figure(figsize=(10 if has_acc else 5, 3.5), layout="constrained")
+        axes = list(fig.subplots(1, 2 if has_acc else 1, squeeze=False)[0])
+    else:
+        axes = list(ax) if isinstance(ax, (list, tuple, np.ndarray)) else [ax]
+    panels = [("loss", "train_loss", "val_loss")]
+    if has_acc and len(axes) > 1:
+        panels.append(("accuracy", "train_acc", "val_acc"))
+    for a, (title, train_key, val_key) in zip(axes, panels):
+        a.plot(epochs, _series(h[train_key]), "o-", label="train", markersize=3)
+        val = h.get(val_key, [])
+        if any(v is not None for v in val):
+            a.plot(epochs, _series(val), "s--", label="validation", markersize=3)
+        a.set_xlabel("epoch")
+        a.set_ylabel(title)
+        a.set_title(title)
+        a.grid(alpha=0.3)
+        a.legend()
+    return axes[0].figure
+
+
+def _to_hw_or_hwc(images, func):
+    """(N, H, W), (N, 1, H, W), (N, 3, H, W) or (N, H, W, 3) -> (N, H, W) or (N, H, W, 3)."""
+    images = as_float_array(images, "images", func, ndim=(2, 3, 4),
+                            layout="(N, H, W), (N, C, H, W) or (N, H, W, C)")
+    if images.ndim == 2:  # a single image
+        images = images[None]  # (1, H, W)
+    if images.ndim == 4:
+        if images.shape[1] in (1, 3):
+            images = images.transpose(0, 2, 3, 1)  # (N, H, W, C)
+        elif images.shape[-1] not in (1, 3):
+            raise ValueError(f"{func}: images must have 1 or 3 channels, got "
+                             f"images.shape={images.shape}")
+        if images.shape[-1] == 1:
+            images = images[..., 0]  # (N, H, W)
+    return images
+
+
+def show_images(images, labels=None, class_names=None, *, predictions=None, ncols=8,
+                cmap="gray", vmin=None, vmax=None, size=1.4):
+    """A grid of images, titled with their labels (class names if given).
+
+    With ``predictions``, each title reads "prediction (label)", green when right and
+    red when wrong. images: (N, H, W), (N, 1 or 3, H, W) or (N, H, W, 3).
+    """
+    func = "show_images"
+    images = _to_hw_or_hwc(images, func)
+    n = len(images)
+    ncols = min(positive_int(ncols, "ncols", func), n)
+    nrows = -(-n // ncols)
+    for name, arr in (("labels", labels), ("predictions", predictions)):
+        if arr is not None and len(arr) != n:
+            raise ValueError(f"{func}: {name} has {len(arr)} entries but there are {n} images")
+
+    def name_of(k):
+        k = k.item() if hasattr(k, "item") else k
+        return str(class_names[int(k)]) if class_names is not None else str(k)
+
+    fig = new_figure(figsize=(size * ncols, size * nrows * (1.2 if labels is not None else 1.0)),
+                 layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=False)
+    for i, a in enumerate(axes.flat):
+        a.axis("off")
+        if i >= n:
+            continue
+        a.imshow(images[i], cmap=None if images[i].ndim == 3 else cmap, vmin=vmin, vmax=vmax)
+        if predictions is not None:
+            right = labels is None or predictions[i] == labels[i]
+            title = name_of(predictions[i]) + ("" if labels is None else f"\n({name_of(labels[i])})")
+            a.set_title(title, fontsize=8, color="green" if right else "red")
+        elif labels is not None:
+            a.set_title(name_of(labels[i]), fontsize=8)
+    return fig
+
+
+def plot_decision_boundary(predict_fn, X, y, ax=None, *, resolution=200, padding=0.5,
+                           threshold=0.5):
+    """Regions of the plane that ``predict_fn`` assigns to each class, with the points.
+
+    predict_fn(points (M, 2)) returns class labels (M,), or scores (M, C) (argmax), or a
+    single score per point (class 1 where it exceeds ``threshold``). X: (N, 2), y: (N,).
+    """
+    func = "plot_decision_boundary"
+    X = as_float_array(X, "X", func, ndim=2, layout="(N, 2)")
+    if X.shape[1] != 2:
+        raise ValueError(f"{func}: X must have 2 columns (2-D points), got X.shape={X.shape}")
+    y = np.asarray(y).reshape(-1)  # (N,)
+    if len(y) != len(X):
+        raise ValueError(f"{func}: X has {len(X)} points but y has {len(y)} labels")
+    resolution = positive_int(resolution, "resolution", func, minimum=2)
+    (x0, y0), (x1, y1) = X.min(axis=0) - padding, X.max(axis=0) + padding
+    gx, gy = np.meshgrid(np.linspace(x0, x1, resolution), np.linspace(y0, y1, resolution))
+    grid = np.column_stack([gx.ravel(), gy.ravel()])  # (resolution^2, 2)
+    scores = np.asarray(predict_fn(grid))
+    if scores.ndim == 2 and scores.shape[1] > 1:
+        classes = scores.argmax(axis=1)
+    elif np.issubdtype(scores.dtype, np.integer) or scores.dtype == bool:
+        classes = scores.reshape(-1).astype(int)  # (M,)
+    else:
+        classes = (scores.reshape(-1) > threshold).astype(int)  # (M,)
+    if classes.size != grid.shape[0]:
+        raise ValueError(f"{func}: predict_fn returned {scores.shape} for {grid.shape[0]} points")
+    k = int(max(classes.max(), y.max())) + 1
+    cmap = ListedColormap([_CLASS_COLORS[i % 10] for i in range(k)])
+    if ax is None:
+        fig = new_figure(figsize=(5, 4.5), layout="constrained")
+        ax = fig.add_subplot()
+    regions = classes.reshape(gx.shape)  # (resolution, resolution)
+    ax.contourf(gx, gy, regions, levels=np.arange(k + 1) - 0.5, cmap=cmap, alpha=0.3)
+    ax.scatter(X[:, 0], X[:, 1], c=y, cmap=cmap, vmin=-0.5, vmax=k - 0.5,
+               edgecolors="k", linewidths=0.5, s=18)
+    ax.set_xlim(x0, x1)
+    ax.set_ylim(y0, y1)
+    ax.set_xlabel("$x_1$")
+    ax.set_ylabel("$x_2$")
+    return ax.figure
+
+
+def plot_filters(weight, *, ncols=8, cmap="RdBu_r", size=1.0):
+    """Convolution filters, weight (O, I, kH, kW) as in PyTorch, one tile per filter.
+
+    I = 3: each filter as an RGB image (scaled to [0, 1] per filter); I = 1: one tile
+    per filter; otherwise one row per filter, one tile per input channel. Signed tiles
+    use a diverging colour map centred on 0 (red positive, blue negative).
+    """
+    func = "plot_filters"
+    w = as_float_array(weight, "weight", func, ndim=4, layout="(O, I, kH, kW)")
+    O, I = w.shape[:2]
+    ncols = positive_int(ncols, "ncols", func)
+    if I == 3:
+        lo = w.min(axis=(1, 2, 3), keepdims=True)
+        span = np.maximum(w.max(axis=(1, 2, 3), keepdims=True) - lo, 1e-12)
+        tiles = ((w - lo) / span).transpose(0, 2, 3, 1)  # (O, kH, kW, 3)
+        rows, cols = -(-O // min(ncols, O)), min(ncols, O)
+    elif I == 1:
+        tiles = w[:, 0]  # (O, kH, kW)
+        rows, cols = -(-O // min(ncols, O)), min(ncols, O)
+    else:
+        tiles = w.reshape(O * I, *w.shape[2:])  # (O * I, kH, kW)
+        rows, cols = O, I
+    fig = new_figure(figsize=(size * cols, size * rows), layout="constrained")
+    axes = fig.subplots(rows, cols, squeeze=False)
+    for i, a in enumerate(axes.flat):
+        a.set_xticks([])
+        a.set_yticks([])
+        if i >= len(tiles):
+            a.axis("off")
+            continue
+        if I == 3:
+            a.imshow(tiles[i])
+        else:
+            m = max(float(np.abs(tiles[i]).max()), 1e-12)
+            a.imshow(tiles[i], cmap=cmap, vmin=-m, vmax=m)
+    return fig
