@@ -32,6 +32,7 @@ from .data import (
     load_fashion_mnist, fashion_mnist_paths, FASHION_MNIST_CLASSES,
     make_xor, make_moons, make_spirals, iterate_minibatches, shift_images,
 )
+from .exercises import check, ExerciseFailed
 from .gradcheck import check_gradients, numerical_gradient, relative_error
 
 __version__ = "0.1.0"

@@ -1,0 +1,61 @@
+"""Execute notebooks in place: ``python -m cnnbook.execute chapters/01_neurons.ipynb ...``
+
+Each notebook runs top to bottom in a fresh ``python3`` kernel whose working directory is
+the notebook's folder, with progress bars as plain text (CNNBOOK_PROGRESS=text). The
+first failing cell stops everything and leaves that notebook's file untouched.
+Used by ``make execute``; ``cnnbook.grade`` runs notebooks through ``run_notebook`` too.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+
+TIMEOUT = 600  # seconds per cell
+
+
+def run_notebook(path, *, env: dict | None = None, allow_errors: bool = False,
+                 timeout: int = TIMEOUT) -> nbformat.NotebookNode:
+    """Execute the notebook at ``path`` and return it with its new outputs (not written).
+
+    ``env`` is added to this process's environment for the kernel. With
+    ``allow_errors=False`` the first failing cell raises ``CellExecutionError``.
+    """
+    path = Path(path)
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=allow_errors,
+                            record_timing=False,
+                            resources={"metadata": {"path": str(path.parent.resolve())}})
+    client.execute(env={**os.environ, **(env or {})})
+    return nb
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m cnnbook.execute",
+                                     description="Execute notebooks in place, stopping at the first error.")
+    parser.add_argument("notebooks", nargs="+", help="notebook files (.ipynb)")
+    parser.add_argument("--timeout", type=int, default=TIMEOUT, help="seconds allowed per cell")
+    args = parser.parse_args(argv)
+    total = time.perf_counter()
+    for path in args.notebooks:
+        start = time.perf_counter()
+        try:
+            nb = run_notebook(path, env={"CNNBOOK_PROGRESS": "text"}, timeout=args.timeout)
+        except (CellExecutionError, CellTimeoutError, DeadKernelError) as exc:
+            print(f"{path}: execution stopped, the file was not changed.\n{exc}", file=sys.stderr)
+            return 1
+        nbformat.write(nb, path)
+        print(f"{path}: executed in {time.perf_counter() - start:.1f} s", flush=True)
+    if len(args.notebooks) > 1:
+        print(f"{len(args.notebooks)} notebooks in {time.perf_counter() - total:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,294 @@
+"""The exercise checker: each kind of wrong answer gets its own diagnosis, a right one
+passes, strict mode raises, and no verdict ever shows an expected value."""
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import pytest
+import torch
+
+from cnnbook import Dense
+from cnnbook.exercises import (CATEGORIES, Case, Exercise, ExerciseFailed, Mistake, case, check,
+                               evaluate, get)
+from cnnbook.exercises._display import to_html
+
+
+# -- right answers ----------------------------------------------------------------------
+def tlu(x, w, b):
+    return (x @ w + b >= 0).astype(float)
+
+
+def dense_forward(x, weight, bias):
+    return x @ weight.T + bias
+
+
+def mlp_param_count(layer_sizes):
+    return sum(n_in * n_out + n_out for n_in, n_out in zip(layer_sizes, layer_sizes[1:]))
+
+
+# -- wrong answers, one per diagnosis ----------------------------------------------------
+def tlu_not_done(x, w, b):
+    raise NotImplementedError("Exercise 1.1: Threshold logic unit")
+
+
+def tlu_type_error(x, w, b):
+    raise TypeError("a deliberate bug")
+
+
+def tlu_no_return(x, w, b):
+    z = x @ w + b  # noqa: F841
+
+
+def tlu_ints(x, w, b):
+    return (x @ w + b >= 0).astype(np.int64)
+
+
+def tlu_strict(x, w, b):
+    return (x @ w + b > 0).astype(float)
+
+
+def tlu_mutates(x, w, b):
+    x += b  # changes the caller's array
+    return (x @ w >= 0).astype(float)
+
+
+def dense_wrong_shape(x, weight, bias):
+    return (x @ weight.T + bias)[:, :1]
+
+
+def dense_nan(x, weight, bias):
+    y = x @ weight.T + bias
+    y[0, 0] = np.nan
+    return y
+
+
+def dense_wrong_values(x, weight, bias):
+    return 2 * (x @ weight.T) + bias
+
+
+def dense_x_at_w(x, weight, bias):
+    return x @ weight + bias
+
+
+def dense_list(x, weight, bias):
+    return (x @ weight.T + bias).tolist()
+
+
+def count_without_biases(layer_sizes):
+    return sum(n_in * n_out for n_in, n_out in zip(layer_sizes, layer_sizes[1:]))
+
+
+def count_float(layer_sizes):
+    return float(mlp_param_count(layer_sizes))
+
+
+WRONG = [  # (exercise, function, category, words the detail must contain)
+    ("ch01.tlu", tlu_not_done, "not_done", ["NotImplementedError"]),
+    ("ch01.tlu", tlu_type_error, "exception",
+     ["TypeError: a deliberate bug", "tlu_type_error", 'raise TypeError("a deliberate bug")']),
+    ("ch01.tlu", tlu_no_return, "none", ["None"]),
+    ("ch01.tlu", tlu_ints, "dtype", ["int64", "float64"]),
+    ("ch01.tlu", tlu_strict, "mistake", [">= 0"]),
+    ("ch01.tlu", tlu_mutates, "mutated", ["`x`"]),
+    ("ch01.dense_forward", dense_wrong_shape, "shape", ["(4, 1)", "(4, 3)"]),
+    ("ch01.dense_forward", dense_nan, "nonfinite", ["NaN"]),
+    ("ch01.dense_forward", dense_wrong_values, "values", ["entries", "relative error"]),
+    ("ch01.dense_forward", dense_x_at_w, "mistake", ["x @ weight.T", "(out_features, in_features)"]),
+    ("ch01.dense_forward", dense_list, "type", ["list", "NumPy array"]),
+    ("ch01.mlp_param_count", count_without_biases, "mistake", ["biases"]),
+    ("ch01.mlp_param_count", count_float, "type", ["int"]),
+    ("ch01.mlp_param_count", lambda sizes: mlp_param_count(sizes) + 1, "values", ["not right"]),
+]
+
+
+@pytest.mark.parametrize("name, fn, category, words", WRONG, ids=[w[1].__name__ for w in WRONG])
+def test_each_mistake_gets_its_diagnosis(name, fn, category, words):
+    verdict = evaluate(name, fn)
+    assert not verdict.passed
+    assert verdict.category == category, verdict.text()
+    assert verdict.headline == CATEGORIES[category]
+    for word in words:
+        assert word in verdict.detail, verdict.text()
+    if category != "not_done":
+        assert verdict.case.startswith("case ") and " of " in verdict.case
+
+
+@pytest.mark.parametrize("name, fn", [("ch01.tlu", tlu), ("ch01.dense_forward", dense_forward),
+                                      ("ch01.mlp_param_count", mlp_param_count)])
+def test_right_answers_pass(name, fn):
+    verdict = evaluate(name, fn)
+    assert verdict.passed, verdict.text()
+    assert verdict.category == "passed" and verdict.case == ""
+
+
+def test_failing_case_is_named_with_its_shapes():
+    verdict = evaluate("ch01.tlu", tlu_strict)  # the first case on the threshold is case 2
+    assert verdict.case.startswith("case 2 of ")
+    assert "x.shape=(4, 2)" in verdict.case and "b=-1.0" in verdict.case
+
+
+def test_hint_comes_with_the_diagnosis():
+    assert "x @ weight.T" in evaluate("ch01.dense_forward", dense_wrong_values).hint
+    assert "astype" in evaluate("ch01.tlu", tlu_ints).hint
+
+
+def test_exception_from_non_square_layout_gets_the_layout_hint():
+    ex = Exercise(name="ch01.dense_nonsquare", title="dense", reference=get("ch01.dense_forward").reference,
+                  cases=[case(np.ones((2, 3)), np.ones((4, 3)), np.ones(4))], hints={"exception": "layout!"})
+    verdict = evaluate(ex, lambda x, weight, bias: np.dot(x, weight) + bias)
+    assert verdict.category == "exception" and "ValueError" in verdict.detail
+    assert verdict.hint == "layout!"
+    # the same mistake with @ raises exactly what the declared wrong answer raises
+    assert evaluate("ch01.dense_forward", dense_x_at_w).category == "mistake"
+
+
+def test_transposed_result_is_recognised():
+    verdict = evaluate("ch01.dense_forward", lambda x, weight, bias: (x @ weight.T + bias).T)
+    assert verdict.category == "shape" and "transpose" in verdict.detail
+
+
+def test_not_callable():
+    verdict = evaluate("ch01.tlu", tlu(np.ones((1, 1)), np.ones(1), 0.0))
+    assert verdict.category == "type" and "function itself" in verdict.detail
+
+
+def test_verdicts_never_show_expected_values():
+    for name, fn in [("ch01.dense_forward", dense_wrong_values), ("ch01.dense_forward", dense_nan),
+                     ("ch01.dense_forward", dense_wrong_shape)]:
+        text = evaluate(name, fn).text()
+        for c in get(name).all_cases():
+            for v in np.ravel(get(name).reference(*c.args)):
+                assert f"{v:.4g}" not in text and f"{v:.3f}" not in text
+    for fn in [count_without_biases, lambda sizes: mlp_param_count(sizes) + 1]:
+        text = evaluate("ch01.mlp_param_count", fn).text()
+        for c in get("ch01.mlp_param_count").all_cases():
+            count = mlp_param_count(*c.args)
+            assert count < 100 or not re.search(rf"\b{count}\b", text)
+
+
+def test_text_is_the_same_on_every_run():
+    for name, fn, _, _ in WRONG:
+        first, second = evaluate(name, fn).text(), evaluate(name, fn).text()
+        assert first == second and "0x" not in first
+
+
+def test_check_returns_none_and_prints_the_verdict(capsys, monkeypatch):
+    monkeypatch.delenv("CNNBOOK_STRICT", raising=False)
+    assert check("ch01.tlu", tlu_not_done) is None
+    assert "not done yet" in capsys.readouterr().out
+    assert check("ch01.tlu", tlu) is None
+    assert "✓ ch01.tlu" in capsys.readouterr().out
+
+
+def test_strict_mode_raises_on_failure_only(monkeypatch, capsys):
+    monkeypatch.setenv("CNNBOOK_STRICT", "1")
+    with pytest.raises(ExerciseFailed) as info:
+        check("ch01.dense_forward", dense_wrong_values)
+    assert info.value.verdict.category == "values"
+    assert isinstance(info.value, AssertionError)
+    assert check("ch01.dense_forward", dense_forward) is None
+
+
+def test_grade_report_gets_one_json_line_per_check(tmp_path, monkeypatch, capsys):
+    report = tmp_path / "report.jsonl"
+    monkeypatch.setenv("CNNBOOK_GRADE_REPORT", str(report))
+    monkeypatch.delenv("CNNBOOK_STRICT", raising=False)
+    check("ch01.tlu", tlu)
+    check("ch01.mlp_param_count", count_without_biases)
+    rows = [json.loads(line) for line in report.read_text().splitlines()]
+    assert [(r["exercise"], r["passed"], r["category"]) for r in rows] == [
+        ("ch01.tlu", True, "passed"), ("ch01.mlp_param_count", False, "mistake")]
+    assert "\n" not in rows[1]["message"] and "biases" in rows[1]["message"]
+
+
+def test_html_is_escaped_and_coloured():
+    verdict = evaluate("ch01.tlu", tlu_strict)
+    html = to_html(verdict)
+    assert html.startswith("<div") and "#cf222e" in html
+    assert "<code>&gt;= 0</code>" in html  # `>= 0` in the message becomes code, escaped
+    assert "#1a7f37" in to_html(evaluate("ch01.tlu", tlu))
+
+
+def test_registry_names():
+    assert get("ch01.tlu").title == "Threshold logic unit"
+    with pytest.raises(ValueError, match="look like"):
+        get("tlu")
+    with pytest.raises(ValueError, match="no exercises for chapter ch99"):
+        get("ch99.tlu")
+    with pytest.raises(ValueError, match="ch01.dense_forward"):
+        get("ch01.nope")
+
+
+# -- the references themselves agree with independent computations (STYLE rule 10) ----
+def test_ch01_references_agree_with_torch_and_the_layers():
+    for c in get("ch01.dense_forward").all_cases():
+        x, weight, bias = (torch.tensor(a) for a in c.args)
+        expected = torch.nn.functional.linear(x, weight, bias).numpy()
+        got = get("ch01.dense_forward").reference(*c.args)
+        assert got.dtype == expected.dtype
+        np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+    for c in get("ch01.mlp_param_count").all_cases():
+        sizes = c.args[0]
+        layers = [Dense(a, b, rng=0) for a, b in zip(sizes, sizes[1:])]
+        assert get("ch01.mlp_param_count").reference(sizes) == sum(
+            p.size for layer in layers for p in layer.params.values())
+    on_threshold = 0
+    for c in get("ch01.tlu").all_cases():
+        x, w, b = c.args
+        np.testing.assert_array_equal(get("ch01.tlu").reference(x, w, b), np.where(x @ w + b >= 0, 1.0, 0.0))
+        on_threshold += int(np.any(x @ w + b == 0))
+    assert on_threshold >= 5  # the >= versus > mistake is caught on many cases
+
+
+# -- the declarative API on other kinds of answers: tuples (backward passes), floats ---
+def _square_backward(dout, x, w):
+    """Gradients of y = (x * w)**2 w.r.t. x and w."""
+    return 2 * x * w**2 * dout, 2 * x**2 * w * dout
+
+
+BACKWARD = Exercise(
+    name="ch99.square_backward", title="a backward pass", reference=_square_backward,
+    cases=[case(np.array([0.5, -1.0, 2.0]), np.arange(1.0, 4.0), np.arange(2.0, 5.0))],
+    random_case=lambda rng: case(*rng.standard_normal((3, 4))), n_random=3,
+    outputs=("dx", "dw"),
+    mistakes=[Mistake(lambda dout, x, w: (2 * x * w**2 * dout, 2 * x * w**2 * dout),
+                      "dw copies dx")],
+    diagnose=lambda c, got, exp: "forgot dout" if np.allclose(got[0], 2 * c.args[1] * c.args[2]**2) else None,
+)
+
+
+def test_tuple_answers():
+    assert evaluate(BACKWARD, _square_backward).passed
+    swapped = evaluate(BACKWARD, lambda dout, x, w: _square_backward(dout, x, w)[::-1])
+    assert swapped.category == "values" and "dx holds what dw should be" in swapped.detail
+    assert evaluate(BACKWARD, lambda dout, x, w: _square_backward(dout, x, w)[0]).category == "type"
+    assert evaluate(BACKWARD, lambda dout, x, w: (_square_backward(dout, x, w)[0],)).category == "type"
+    copied = evaluate(BACKWARD, lambda dout, x, w: (2 * x * w**2 * dout,) * 2)
+    assert copied.category == "mistake" and copied.detail == "dw copies dx"
+
+
+def test_diagnose_hook_names_a_mistake():
+    verdict = evaluate(BACKWARD, lambda dout, x, w: (2 * x * w**2, 2 * x**2 * w))
+    assert verdict.category == "mistake" and verdict.detail == "forgot dout"
+
+
+def test_float_answers_use_the_tolerance_and_dtype_kind():
+    ex = Exercise(name="ch99.mean", title="mean", reference=lambda x: float(np.mean(x)),
+                  cases=[Case((np.arange(4.0),))], rtol=1e-6)
+    assert evaluate(ex, lambda x: np.mean(x) + 1e-9).passed
+    assert evaluate(ex, lambda x: np.mean(x) + 1e-3).category == "values"
+    assert evaluate(ex, lambda x: np.nan).category == "nonfinite"
+    assert evaluate(ex, lambda x: "1.5").category == "type"
+    loose = Exercise(name="ch99.double", title="double", reference=lambda x: 2 * x,
+                     cases=[case(np.ones(3))], exact_dtype=False)
+    assert evaluate(loose, lambda x: (2 * x).astype(np.float32)).passed
+    assert evaluate(loose, lambda x: (2 * x).astype(int)).category == "dtype"
+
+
+def test_exercise_declarations_are_validated():
+    with pytest.raises(ValueError, match="look like"):
+        Exercise(name="tlu", title="t", reference=tlu, cases=[case(1)])
+    with pytest.raises(ValueError, match="cases"):
+        Exercise(name="ch01.x", title="t", reference=tlu)
