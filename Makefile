@@ -31,13 +31,17 @@ $(VENV)/.test: $(VENV)/.book requirements-test.txt
 	@touch $@
 
 # MathJax is installed from npm at build time (pinned in package.json), never fetched
-# from a CDN by the page and never committed.
-_static/mathjax/tex-chtml.js: package.json package-lock.json
+# from a CDN by the page and never committed. It goes to _build/static (html_static_path
+# in _config.yml), not to a top-level _static/: Jupyter Book adds every .js file under a
+# static path to every page when a top-level _static/ folder exists.
+MATHJAX := _build/static/mathjax
+
+$(MATHJAX)/tex-chtml.js: package.json package-lock.json
 	npm ci --no-audit --no-fund --silent
-	rm -rf _static/mathjax && mkdir -p _static && cp -r node_modules/mathjax/es5 _static/mathjax
+	rm -rf $(MATHJAX) && mkdir -p $(dir $(MATHJAX)) && cp -r node_modules/mathjax/es5 $(MATHJAX)
 	@touch $@
 
-mathjax: _static/mathjax/tex-chtml.js
+mathjax: $(MATHJAX)/tex-chtml.js
 
 book: $(VENV)/.book mathjax
 	$(VENV)/bin/jupyter-book build . -W -n --keep-going
@@ -68,4 +72,4 @@ bench: $(VENV)/.test
 	$(PY) benchmarks/run.py
 
 clean:
-	rm -rf _build student node_modules _static/mathjax
+	rm -rf _build student node_modules

@@ -1,0 +1,79 @@
+"""Sphinx adjustments for the CNN Book site (loaded from _config.yml, sphinx.local_extensions).
+
+1. Numbering. The parts of chapters in _toc.yml are `numbered: true`, so that equations
+   and exercises are numbered per chapter: (3.2), Exercise 3.2. Chapter titles and
+   sections carry their numbers in their own text ("Chapter 3: ...", "3.1 ..."), so the
+   automatic section numbers are removed from headings, the sidebar and the page
+   contents, once the figure, equation and exercise numbers have been computed from them.
+
+2. Bibliography labels. The text cites author-year, "(Chen, 2021)"
+   (bibtex_reference_style: author_year); the bibliography is labelled the same way,
+   "[Chen, 2021]", instead of with numbers, by the pybtex style `plain_author_year`.
+
+3. Sphinx 7.4 puts an inline script that an extension adds after the builder started
+   twice on every page (once as filename None, once as ''). sphinx-thebe adds one that
+   declares `const THEBE_JS_URL`, so the second copy is a JavaScript error on every page.
+   The duplicates are dropped from each page's script list.
+"""
+import codecs
+
+import latexcodec  # noqa: F401  (registers the "ulatex" codec; pybtex depends on it)
+from docutils import nodes
+from pybtex.plugin import register_plugin
+from pybtex.style.formatting.plain import Style as PlainStyle
+from pybtex.style.labels import BaseLabelStyle
+
+
+def _hide_section_numbers(app, env):
+    # Runs after Sphinx's toctree collector (priority 500), which has already assigned
+    # section numbers and, from them, env.toc_fignumbers (equations, exercises, figures).
+    for doctree in list(env.tocs.values()) + list(env.titles.values()):
+        for node in doctree.findall(nodes.Element):
+            node.attributes.pop("secnumber", None)
+    env.toc_secnumbers = {}
+    return []
+
+
+class AuthorYearLabelStyle(BaseLabelStyle):
+    """Labels as sphinxcontrib-bibtex's author_year citations read: "Chen, 2021",
+    "Liang and Hu, 2015", "He et al., 2016"."""
+
+    def format_labels(self, sorted_entries):
+        for entry in sorted_entries:
+            names = [codecs.decode(" ".join(p.prelast_names + p.last_names), "ulatex")
+                     .replace("{", "").replace("}", "")
+                     for p in entry.persons.get("author") or entry.persons.get("editor") or []]
+            if len(names) > 2:
+                author = f"{names[0]} et al."
+            else:
+                author = " and ".join(names) or entry.fields.get("title", entry.key)
+            yield f"{author}, {entry.fields.get('year', 'n.d.')}"
+
+
+class PlainAuthorYearStyle(PlainStyle):
+    default_label_style = "author_year"
+
+
+def _drop_duplicate_scripts(app, pagename, templatename, context, doctree):
+    scripts = context.get("script_files")
+    if not scripts:
+        return
+    seen, unique = set(), []
+    for script in scripts:
+        attributes = getattr(script, "attributes", {})
+        key = (getattr(script, "filename", script) or "", getattr(script, "priority", 0),
+               tuple(sorted((k, str(v)) for k, v in attributes.items())))
+        if key not in seen:
+            seen.add(key)
+            unique.append(script)
+    scripts[:] = unique
+
+
+register_plugin("pybtex.style.labels", "author_year", AuthorYearLabelStyle)
+register_plugin("pybtex.style.formatting", "plain_author_year", PlainAuthorYearStyle)
+
+
+def setup(app):
+    app.connect("env-get-updated", _hide_section_numbers, priority=900)
+    app.connect("html-page-context", _drop_duplicate_scripts)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}
