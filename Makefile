@@ -47,10 +47,14 @@ book: $(VENV)/.book mathjax
 	$(VENV)/bin/jupyter-book build . -W -n --keep-going
 	@echo "The book is in _build/html: open file://$(CURDIR)/_build/html/index.html or run 'make serve'"
 
+# Tests run JOBS processes at once, each with one BLAS thread: two processes with two
+# OpenBLAS threads each on two cores spin against each other and run several times slower.
+THREADS := OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
+
 test: $(VENV)/.test book
-	$(PY) -m pytest -n $(JOBS) --dist loadscope tests
-	$(PY) -m pytest -n $(JOBS) --dist loadscope --nbval --nbval-current-env \
-	    --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:randomly chapters
+	$(THREADS) $(PY) -m pytest -n $(JOBS) --dist loadscope tests
+	$(THREADS) $(PY) -m pytest -n $(JOBS) --dist loadscope --nbval --nbval-current-env \
+	    --nbval-sanitize-with tests/nbval_sanitize.cfg chapters
 
 lab: $(VENV)/.book
 	$(PIP) install "jupyterlab>=4,<5"

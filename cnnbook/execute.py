@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -36,6 +37,35 @@ def run_notebook(path, *, env: dict | None = None, allow_errors: bool = False,
     return nb
 
 
+def _apply_carriage_returns(text: str) -> str:
+    """What a terminal shows: on each line, text after a carriage return overwrites it."""
+    text = re.sub(r"\r+\n", "\n", text)
+    return "\n".join(line.rsplit("\r", 1)[-1] for line in text.split("\n"))
+
+
+def tidy_streams(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """Merge consecutive stdout/stderr outputs of a cell and apply carriage returns.
+
+    A text progress bar redraws itself with ``\r`` hundreds of times; Jupyter shows only
+    the last state, but the saved notebook (and so the site) would show every redraw.
+    """
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        merged = []
+        for out in cell.get("outputs", []):
+            if (out.output_type == "stream" and merged and merged[-1].output_type == "stream"
+                    and merged[-1].name == out.name):
+                merged[-1].text += out.text
+            else:
+                merged.append(out)
+        for out in merged:
+            if out.output_type == "stream":
+                out.text = _apply_carriage_returns(out.text)
+        cell.outputs = merged
+    return nb
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m cnnbook.execute",
                                      description="Execute notebooks in place, stopping at the first error.")
@@ -50,7 +80,7 @@ def main(argv=None) -> int:
         except (CellExecutionError, CellTimeoutError, DeadKernelError) as exc:
             print(f"{path}: execution stopped, the file was not changed.\n{exc}", file=sys.stderr)
             return 1
-        nbformat.write(nb, path)
+        nbformat.write(tidy_streams(nb), path)
         print(f"{path}: executed in {time.perf_counter() - start:.1f} s", flush=True)
     if len(args.notebooks) > 1:
         print(f"{len(args.notebooks)} notebooks in {time.perf_counter() - total:.1f} s")
