@@ -1,0 +1,329 @@
+"""Convolution layers: 2-D and 1-D (dilated, causal), naive and fast. See chapter 5.
+
+Deep-learning "convolution" is cross-correlation (the kernel is not flipped):
+
+    out[n, o, h', w'] = b[o] + sum_{c, i, j} weight[o, c, i, j] xp[n, c, h' s + i d, w' s + j d]
+
+with xp the zero-padded input, s the stride and d the dilation. Layout NCHW, weights
+OIHW, as in ``torch.nn.functional.conv2d``. True convolution (kernel rotated by 180
+degrees) is ``convolve2d``. The fast kernels are im2col plus one matrix product
+(``cnnbook.im2col``); the ``_naive`` twins spell the sum out with loops.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ._checks import as_float_array, int_pair, positive_int
+from .im2col import (conv_core, conv_grads, conv_output_size, pad2d, padded_output_size,
+                     resolve_padding)
+from .init import uniform_fan_in
+from .module import Module
+
+__all__ = [
+    "conv_output_size", "conv2d_forward", "conv2d_backward", "conv2d_forward_naive",
+    "conv2d_backward_naive", "conv1d_forward", "conv1d_backward", "correlate2d", "convolve2d",
+    "Conv2d", "Conv1d",
+]
+
+
+def _conv2d_args(x, weight, bias, stride, padding, dilation, func, pads=None):
+    """Check and normalise conv2d arguments; returns arrays of one dtype and pairs.
+
+    ``pads``, when given, are explicit ((top, bottom), (left, right)) and replace padding.
+    """
+    x = as_float_array(x, "x", func, ndim=4, layout="(N, C, H, W)")
+    weight = as_float_array(weight, "weight", func, ndim=4,
+                            layout="(out_channels, in_channels, kh, kw)")
+    if weight.shape[1] != x.shape[1]:
+        raise ValueError(
+            f"{func}: weight has {weight.shape[1]} input channels but x has {x.shape[1]} "
+            f"(x.shape={x.shape}, weight.shape={weight.shape})"
+        )
+    dtype = np.result_type(x.dtype, weight.dtype)
+    if bias is not None:
+        bias = as_float_array(bias, "bias", func, ndim=1, layout="(out_channels,)")
+        if bias.shape[0] != weight.shape[0]:
+            raise ValueError(
+                f"{func}: bias must have {weight.shape[0]} entries (one per output channel), "
+                f"got bias.shape={bias.shape}"
+            )
+        bias = bias.astype(dtype, copy=False)
+    stride = int_pair(stride, "stride", func)
+    dilation = int_pair(dilation, "dilation", func)
+    if pads is None:
+        pads = resolve_padding(padding, weight.shape[2:], stride, dilation, func)
+    padded_output_size(x.shape, weight.shape[2:], pads, stride, dilation, func)
+    x, weight = x.astype(dtype, copy=False), weight.astype(dtype, copy=False)
+    return x, weight, bias, pads, stride, dilation
+
+
+def conv2d_forward(x, weight, bias=None, *, stride=1, padding=0, dilation=1):
+    """2-D convolution (cross-correlation) of a batch, as ``torch.nn.functional.conv2d``.
+
+    x: (N, C, H, W), weight: (O, C, kh, kw), bias: (O,) or None.
+    stride, dilation: int or pair; padding: int, pair, "valid", "same" or "full".
+    Returns ``(out, cache)``, out: (N, O, H', W') with
+    H' = floor((H + 2p - d (kh - 1) - 1) / s) + 1 (``conv_output_size``).
+    """
+    return _conv2d(x, weight, bias, stride, padding, dilation, "conv2d_forward")
+
+
+def _conv2d(x, weight, bias, stride, padding, dilation, func, pads=None):
+    """The fast forward; ``pads`` as in ``_conv2d_args``."""
+    x, weight, bias, pads, stride, dilation = _conv2d_args(x, weight, bias, stride, padding,
+                                                           dilation, func, pads)
+    out = conv_core(x, weight, pads, stride, dilation, bias=bias)  # (N, O, H', W')
+    return out, (x, weight, bias is not None, pads, stride, dilation)
+
+
+def conv2d_backward(dout, cache):
+    """Gradients of ``conv2d_forward``: returns ``(dx, dweight, dbias)``.
+
+    dweight[o, c, i, j] = sum_{n, h', w'} dout[n, o, h', w'] xp[n, c, h' s + i d, w' s + j d]
+    dx = the same sum read the other way: every output pixel sends weight * dout back
+    to the pixels its window covered (col2im). dbias[o] = sum_{n, h', w'} dout[n, o, h', w'].
+    dbias is None when the forward had no bias.
+    """
+    x, weight, has_bias, pads, stride, dilation = cache
+    dout = _checked_dout(dout, cache, "conv2d_backward")
+    dx, dweight = conv_grads(dout, pads, stride, dilation, x=x, weight=weight)
+    dbias = dout.sum(axis=(0, 2, 3)) if has_bias else None
+    return dx, dweight, dbias
+
+
+def _checked_dout(dout, cache, func):
+    """dout as an array of x's dtype, or a ValueError if it is not shaped like the output."""
+    x, weight, _, pads, stride, dilation = cache
+    dout = np.asarray(dout, dtype=x.dtype)
+    want = (x.shape[0], weight.shape[0],
+            *padded_output_size(x.shape, weight.shape[2:], pads, stride, dilation, func))
+    if dout.shape != want:
+        raise ValueError(f"{func}: dout must have shape {want}, the shape of the forward "
+                         f"output, got dout.shape={dout.shape}")
+    return dout
+
+
+def conv2d_forward_naive(x, weight, bias=None, *, stride=1, padding=0, dilation=1):
+    """``conv2d_forward`` with explicit loops over images, filters and output pixels.
+
+    Same arguments, result and cache; slow, for reading and for checking the fast one.
+    """
+    func = "conv2d_forward_naive"
+    x, weight, bias, pads, (sh, sw), (dh, dw) = _conv2d_args(
+        x, weight, bias, stride, padding, dilation, func)
+    n_images, _, _, _ = x.shape
+    n_filters, _, kh, kw = weight.shape
+    ho, wo = padded_output_size(x.shape, (kh, kw), pads, (sh, sw), (dh, dw), func)
+    xp = pad2d(x, pads)
+    out = np.zeros((n_images, n_filters, ho, wo), dtype=x.dtype)
+    for n in range(n_images):
+        for o in range(n_filters):
+            for r in range(ho):
+                for q in range(wo):
+                    # the C x kh x kw window under output pixel (r, q), every d-th pixel
+                    window = xp[n, :, r * sh:r * sh + dh * (kh - 1) + 1:dh,
+                                q * sw:q * sw + dw * (kw - 1) + 1:dw]
+                    out[n, o, r, q] = np.sum(window * weight[o])
+            if bias is not None:
+                out[n, o] += bias[o]
+    return out, (x, weight, bias is not None, pads, (sh, sw), (dh, dw))
+
+
+def conv2d_backward_naive(dout, cache):
+    """``conv2d_backward`` with loops: each output pixel adds its share to dx and dweight."""
+    x, weight, has_bias, pads, (sh, sw), (dh, dw) = cache
+    dout = _checked_dout(dout, cache, "conv2d_backward_naive")
+    n_images, n_filters, ho, wo = dout.shape
+    _, _, kh, kw = weight.shape
+    (pt, _), (pl, _) = pads
+    xp = pad2d(x, pads)
+    dxp = np.zeros_like(xp)
+    dweight = np.zeros_like(weight)
+    for n in range(n_images):
+        for o in range(n_filters):
+            for r in range(ho):
+                for q in range(wo):
+                    rows = slice(r * sh, r * sh + dh * (kh - 1) + 1, dh)
+                    cols = slice(q * sw, q * sw + dw * (kw - 1) + 1, dw)
+                    dxp[n, :, rows, cols] += weight[o] * dout[n, o, r, q]
+                    dweight[o] += xp[n, :, rows, cols] * dout[n, o, r, q]
+    dx = dxp[:, :, pt:pt + x.shape[2], pl:pl + x.shape[3]]
+    dbias = dout.sum(axis=(0, 2, 3)) if has_bias else None
+    return dx, dweight, dbias
+
+
+# -- 1-D ---------------------------------------------------------------------------------
+def conv1d_forward(x, weight, bias=None, *, stride=1, padding=0, dilation=1, causal=False):
+    """1-D convolution of a batch of sequences, as ``torch.nn.functional.conv1d``.
+
+    out[n, o, t] = b[o] + sum_{c, k} weight[o, c, k] * xp[n, c, t s + k d]
+    x: (N, C, L), weight: (O, C, K), bias: (O,) or None -> out (N, O, L').
+    padding: int, "valid", "same" or "full". ``causal=True`` pads d (K - 1) zeros on the
+    left only, so out[t] sees x[..t] and never the future (WaveNet); then L' = L at
+    stride 1, and ``padding`` must stay 0. The 2-D kernel does the work, with H = 1.
+    """
+    func = "conv1d_forward"
+    x = as_float_array(x, "x", func, ndim=3, layout="(N, C, L)")
+    weight = as_float_array(weight, "weight", func, ndim=3,
+                            layout="(out_channels, in_channels, K)")
+    if weight.shape[1] != x.shape[1]:
+        raise ValueError(
+            f"{func}: weight has {weight.shape[1]} input channels but x has {x.shape[1]} "
+            f"(x.shape={x.shape}, weight.shape={weight.shape})"
+        )
+    stride = positive_int(stride, "stride", func)
+    dilation = positive_int(dilation, "dilation", func)
+    k = weight.shape[2]
+    if causal:
+        if not (isinstance(padding, int) and padding == 0):
+            raise ValueError(f"{func}: causal=True pads on the left by itself, so padding must "
+                             f"be 0, got padding={padding!r}")
+        pad_lr = (dilation * (k - 1), 0)
+    else:
+        if isinstance(padding, (tuple, list)):
+            raise TypeError(f"{func}: padding must be an int, 'valid', 'same' or 'full', "
+                            f"got {padding!r}")
+        _, pad_lr = resolve_padding(padding if isinstance(padding, str) else (0, padding),
+                                    (1, k), (1, stride), (1, dilation), func)
+    extent = dilation * (k - 1) + 1
+    if x.shape[2] + sum(pad_lr) < extent:
+        raise ValueError(
+            f"{func}: kernel extent {extent} (kernel_size={k}, dilation={dilation}) is larger "
+            f"than the padded input length {x.shape[2] + sum(pad_lr)} ({x.shape[2]} plus "
+            f"padding {pad_lr[0]}+{pad_lr[1]}; x.shape={x.shape})"
+        )
+    out, cache = _conv2d(x[:, :, None, :], weight[:, :, None, :], bias, (1, stride), 0,
+                         (1, dilation), func, pads=((0, 0), pad_lr))  # x as (N, C, 1, L)
+    return out[:, :, 0, :], cache  # (N, O, L')
+
+
+def conv1d_backward(dout, cache):
+    """Gradients of ``conv1d_forward``: ``(dx (N, C, L), dweight (O, C, K), dbias or None)``."""
+    dout = np.asarray(dout)
+    x, weight = cache[:2]
+    want = (x.shape[0], weight.shape[0], padded_output_size(
+        x.shape, weight.shape[2:], *cache[3:], "conv1d_backward")[1])
+    if dout.shape != want:
+        raise ValueError(f"conv1d_backward: dout must have shape {want}, the shape of the "
+                         f"forward output, got dout.shape={dout.shape}")
+    dx, dweight, dbias = conv2d_backward(dout[:, :, None, :], cache)
+    return dx[:, :, 0, :], dweight[:, :, 0, :], dbias
+
+
+# -- single 2-D arrays: correlation and true convolution ---------------------------------
+def _single_2d(a, k, mode, func):
+    a = as_float_array(a, "a", func, ndim=2, layout="(H, W)")
+    k = as_float_array(k, "k", func, ndim=2, layout="(kh, kw)")
+    if mode not in ("valid", "same", "full"):
+        raise ValueError(f"{func}: mode must be 'valid', 'same' or 'full', got {mode!r}")
+    if mode == "valid" and (k.shape[0] > a.shape[0] or k.shape[1] > a.shape[1]):
+        raise ValueError(f"{func}: in mode 'valid' the kernel must fit inside a, "
+                         f"got a.shape={a.shape} and k.shape={k.shape}")
+    dtype = np.result_type(a.dtype, k.dtype)
+    return a.astype(dtype, copy=False), k.astype(dtype, copy=False)
+
+
+def correlate2d(a, k, mode="valid"):
+    """Cross-correlation of one 2-D array with a kernel (what conv layers compute).
+
+    out[y, x] = sum_{i, j} a_p[y + i, x + j] * k[i, j]
+    mode "valid": only where k fits inside a, shape (H - kh + 1, W - kw + 1);
+    "full": every overlap, (H + kh - 1, W + kw - 1); "same": the size of a, padding
+    (kh - 1) // 2 rows on top and kh // 2 below (likewise for columns), as
+    ``scipy.signal.correlate2d``. Note: scipy's default mode is "full".
+    """
+    a, k = _single_2d(a, k, mode, "correlate2d")
+    eh, ew = k.shape[0] - 1, k.shape[1] - 1
+    pads = {"valid": ((0, 0), (0, 0)), "full": ((eh, eh), (ew, ew)),
+            "same": ((eh // 2, eh - eh // 2), (ew // 2, ew - ew // 2))}[mode]
+    return conv_core(a[None, None], k[None, None], pads, (1, 1), (1, 1))[0, 0]
+
+
+def convolve2d(a, k, mode="valid"):
+    """True 2-D convolution: correlation with the kernel rotated by 180 degrees.
+
+    out[y, x] = sum_{i, j} a[y - i, x - j] * k[i, j]   (indices shifted by the mode)
+    Modes as in ``scipy.signal.convolve2d``: "same" is the centre of the "full" result,
+    which for an even kernel pads kh // 2 on top and (kh - 1) // 2 below.
+    """
+    a, k = _single_2d(a, k, mode, "convolve2d")
+    eh, ew = k.shape[0] - 1, k.shape[1] - 1
+    pads = {"valid": ((0, 0), (0, 0)), "full": ((eh, eh), (ew, ew)),
+            "same": ((eh - eh // 2, eh // 2), (ew - ew // 2, ew // 2))}[mode]
+    flipped = k[::-1, ::-1]
+    return conv_core(a[None, None], flipped[None, None], pads, (1, 1), (1, 1))[0, 0]
+
+
+# -- Modules -----------------------------------------------------------------------------
+class Conv2d(Module):
+    """2-D convolution layer, ``torch.nn.Conv2d``'s twin (weight (O, C, kh, kw))."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, *, stride=1, padding=0,
+                 dilation=1, bias: bool = True, rng=None, dtype=np.float32):
+        super().__init__()
+        self.in_channels = positive_int(in_channels, "in_channels", "Conv2d")
+        self.out_channels = positive_int(out_channels, "out_channels", "Conv2d")
+        self.kernel_size = int_pair(kernel_size, "kernel_size", "Conv2d")
+        self.stride, self.padding, self.dilation = stride, padding, dilation
+        kh, kw = self.kernel_size
+        fan_in = in_channels * kh * kw
+        self.params["weight"] = uniform_fan_in((out_channels, in_channels, kh, kw), fan_in, rng,
+                                               dtype)
+        if bias:
+            self.params["bias"] = uniform_fan_in((out_channels,), fan_in, rng, dtype)
+        self.zero_grad()
+
+    def forward(self, x):
+        out, self._cache = conv2d_forward(x, self.params["weight"], self.params.get("bias"),
+                                          stride=self.stride, padding=self.padding,
+                                          dilation=self.dilation)
+        return out
+
+    def backward(self, dout):
+        dx, dweight, dbias = conv2d_backward(dout, self._cache_or_raise())
+        self.grads["weight"] = dweight
+        if dbias is not None:
+            self.grads["bias"] = dbias
+        return dx
+
+    def extra_repr(self) -> str:
+        return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+                f"stride={self.stride}, padding={self.padding!r}, dilation={self.dilation}, "
+                f"bias={'bias' in self.params}")
+
+
+class Conv1d(Module):
+    """1-D convolution layer, ``torch.nn.Conv1d``'s twin, plus ``causal`` (WaveNet)."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, *, stride=1,
+                 padding=0, dilation=1, causal: bool = False, bias: bool = True, rng=None,
+                 dtype=np.float32):
+        super().__init__()
+        self.in_channels = positive_int(in_channels, "in_channels", "Conv1d")
+        self.out_channels = positive_int(out_channels, "out_channels", "Conv1d")
+        self.kernel_size = positive_int(kernel_size, "kernel_size", "Conv1d")
+        self.stride, self.padding, self.dilation, self.causal = stride, padding, dilation, causal
+        fan_in = in_channels * kernel_size
+        self.params["weight"] = uniform_fan_in((out_channels, in_channels, kernel_size), fan_in,
+                                               rng, dtype)
+        if bias:
+            self.params["bias"] = uniform_fan_in((out_channels,), fan_in, rng, dtype)
+        self.zero_grad()
+
+    def forward(self, x):
+        out, self._cache = conv1d_forward(x, self.params["weight"], self.params.get("bias"),
+                                          stride=self.stride, padding=self.padding,
+                                          dilation=self.dilation, causal=self.causal)
+        return out
+
+    def backward(self, dout):
+        dx, dweight, dbias = conv1d_backward(dout, self._cache_or_raise())
+        self.grads["weight"] = dweight
+        if dbias is not None:
+            self.grads["bias"] = dbias
+        return dx
+
+    def extra_repr(self) -> str:
+        return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+                f"stride={self.stride}, padding={self.padding!r}, dilation={self.dilation}, "
+                f"causal={self.causal}, bias={'bias' in self.params}")

@@ -1,0 +1,297 @@
+"""im2col and col2im: convolution as one matrix product. See chapter 5.
+
+A convolution with weight (O, C, kh, kw) slides a C x kh x kw window over the padded
+input. Unfold every window into a column and the layer becomes a matrix product:
+
+    cols[n, (c, i, j), (h', w')] = xp[n, c, h' * s_h + i * d_h, w' * s_w + j * d_w]
+    out[n] = weight.reshape(O, C*kh*kw) @ cols[n]                  (im2col)
+
+and the gradient with respect to the input folds the columns back, adding the
+kh * kw shifted copies of each pixel's contributions (col2im). The windows are a
+strided *view* of the padded input (no data copied), so im2col is one copy of that
+view into a contiguous array, and col2im is a loop over the kh * kw kernel offsets,
+each adding one strided slice.
+
+The convolution kernels in ``conv.py`` and ``conv_transpose.py`` use the two drivers
+at the bottom, ``conv_core`` (forward) and ``conv_grads`` (backward), which work
+through the batch in blocks of a few images so that the column matrix stays in the
+CPU cache (a 64-image im2col of 32 x 32 images with 27 rows is 7 MB, more than the
+cache holds); a small batch is one block. A loop over blocks of the batch is cache
+blocking: each block is still processed by whole-array operations.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+from ._checks import as_float_array, int_pair, positive_int
+
+# Bytes of column matrix per block: measured on the benchmarks (W1-W3, see
+# benchmarks/README.md); large enough for long BLAS calls, small enough for L2.
+BLOCK_BYTES = 1 << 20
+
+
+def conv_output_size(input_size: int, kernel_size: int, stride: int = 1, padding: int = 0,
+                     dilation: int = 1) -> int:
+    """Length of a convolution's (or pooling's) output along one axis.
+
+        n_out = floor((n + 2p - d (k - 1) - 1) / s) + 1
+
+    n: input size, k: kernel size, s: stride, p: padding on each side, d: dilation
+    (d (k - 1) + 1 is the kernel's extent). Equals ``torch.nn.Conv2d``'s formula.
+    """
+    func = "conv_output_size"
+    n = positive_int(input_size, "input_size", func)
+    k = positive_int(kernel_size, "kernel_size", func)
+    s = positive_int(stride, "stride", func)
+    p = positive_int(padding, "padding", func, minimum=0)
+    d = positive_int(dilation, "dilation", func)
+    extent = d * (k - 1) + 1
+    if n + 2 * p < extent:
+        raise ValueError(
+            f"{func}: kernel extent {extent} (kernel_size={k}, dilation={d}) is larger than "
+            f"the padded input {n + 2 * p} (input_size={n}, padding={p})"
+        )
+    return (n + 2 * p - extent) // s + 1
+
+
+def resolve_padding(padding, kernel_size, stride, dilation, func: str):
+    """``padding`` (int, pair, "valid", "same" or "full") -> ((top, bottom), (left, right)).
+
+    "same" keeps the size at stride 1; when the kernel extent is even the extra row and
+    column go to the bottom and right, as in PyTorch. "full" pads d (k - 1) on every side,
+    so every partial overlap of kernel and input produces an output.
+    """
+    if isinstance(padding, str):
+        extents = [d * (k - 1) for k, d in zip(kernel_size, dilation)]
+        if padding == "valid":
+            return (0, 0), (0, 0)
+        if padding == "same":
+            if stride != (1, 1):
+                raise ValueError(
+                    f"{func}: padding='same' needs stride 1 (as in PyTorch), got stride={stride}"
+                )
+            return tuple((e // 2, e - e // 2) for e in extents)
+        if padding == "full":
+            return tuple((e, e) for e in extents)
+        raise ValueError(
+            f"{func}: padding must be an int, a pair of ints, 'valid', 'same' or 'full', "
+            f"got {padding!r}"
+        )
+    ph, pw = int_pair(padding, "padding", func, minimum=0)
+    return (ph, ph), (pw, pw)
+
+
+def padded_output_size(x_shape, kernel_size, pads, stride, dilation, func: str):
+    """(H', W') of a convolution of an (N, C, H, W) input; ValueError if the kernel does
+    not fit in the padded input."""
+    sizes = []
+    for axis, n, k, (lo, hi), s, d in zip(("height", "width"), x_shape[2:], kernel_size,
+                                          pads, stride, dilation):
+        extent = d * (k - 1) + 1
+        if n + lo + hi < extent:
+            raise ValueError(
+                f"{func}: kernel extent {extent} (kernel_size={k}, dilation={d}) is larger than "
+                f"the padded input {axis} {n + lo + hi} ({n} plus padding {lo}+{hi}; "
+                f"x.shape={tuple(x_shape)})"
+            )
+        sizes.append((n + lo + hi - extent) // s + 1)
+    return tuple(sizes)
+
+
+def pad2d(x, pads, value=0.0):
+    """Pad the last two axes of ``x`` by ((top, bottom), (left, right)) with ``value``."""
+    (pt, pb), (pl, pr) = pads
+    if pt == pb == pl == pr == 0:
+        return x
+    n, c, h, w = x.shape
+    xp = np.full((n, c, h + pt + pb, w + pl + pr), value, dtype=x.dtype)  # (N, C, Hp, Wp)
+    xp[:, :, pt:pt + h, pl:pl + w] = x
+    return xp
+
+
+def window_view(xp, kernel_size, out_size, stride, dilation):
+    """All kernel windows of a padded input as a read-only strided view, no copy.
+
+    view[n, c, i, j, h', w'] = xp[n, c, h' * s_h + i * d_h, w' * s_w + j * d_w]
+    Returns shape (N, C, kh, kw, H', W').
+    """
+    sn, sc, sh, sw = xp.strides
+    shape = xp.shape[:2] + tuple(kernel_size) + tuple(out_size)
+    strides = (sn, sc, dilation[0] * sh, dilation[1] * sw, stride[0] * sh, stride[1] * sw)
+    return as_strided(xp, shape, strides, writeable=False)  # (N, C, kh, kw, H', W')
+
+
+def im2col(x, kernel_size, *, stride=1, padding=0, dilation=1):
+    """Unfold every window into a column, as ``torch.nn.functional.unfold``.
+
+    cols[n, (c, i, j), (h', w')] = xp[n, c, h' s_h + i d_h, w' s_w + j d_w]
+    x: (N, C, H, W) -> cols (N, C*kh*kw, H'*W'); padding as in ``conv2d_forward``.
+    Then conv2d(x, weight) = weight.reshape(O, C*kh*kw) @ cols, one image at a time.
+    """
+    func = "im2col"
+    x = as_float_array(x, "x", func, ndim=4, layout="(N, C, H, W)")
+    kernel_size, stride, pads, dilation, out_size = _fold_args(x.shape, kernel_size, stride,
+                                                               padding, dilation, func)
+    view = window_view(pad2d(x, pads), kernel_size, out_size, stride, dilation)
+    # reshape of a non-contiguous view copies, in the view's (row-major) order
+    return view.reshape(x.shape[0], -1, out_size[0] * out_size[1])  # (N, C*kh*kw, H'*W')
+
+
+def col2im(cols, output_size, kernel_size, *, stride=1, padding=0, dilation=1):
+    """Fold columns back into images, adding overlaps, as ``torch.nn.functional.fold``.
+
+    The adjoint of ``im2col``: x[n, c, y, x] is the sum of every column entry that
+    ``im2col`` would copy from (y, x). cols: (N, C*kh*kw, H'*W'), output_size: (H, W)
+    -> (N, C, H, W). One strided slice-add per kernel offset (kh * kw of them).
+    """
+    func = "col2im"
+    cols = as_float_array(cols, "cols", func, ndim=3, layout="(N, C*kh*kw, H'*W')")
+    h, w = int_pair(output_size, "output_size", func)
+    kh, kw = int_pair(kernel_size, "kernel_size", func)
+    if cols.shape[1] % (kh * kw):
+        raise ValueError(f"{func}: cols.shape[1] = {cols.shape[1]} must be a multiple of "
+                         f"kh * kw = {kh * kw} (cols.shape={cols.shape})")
+    x_shape = (cols.shape[0], cols.shape[1] // (kh * kw), h, w)
+    kernel_size, stride, pads, dilation, out_size = _fold_args(x_shape, kernel_size, stride,
+                                                               padding, dilation, func)
+    if cols.shape[2] != out_size[0] * out_size[1]:
+        raise ValueError(f"{func}: cols.shape[2] must be H' * W' = {out_size[0]} * {out_size[1]} "
+                         f"for output_size={(h, w)}, got cols.shape={cols.shape}")
+    x = np.empty(x_shape, dtype=cols.dtype)
+    _fold(cols, x, _padded_scratch(len(x), x_shape, pads, cols.dtype), pads, kernel_size,
+          out_size, stride, dilation)
+    return x
+
+
+def _fold_args(x_shape, kernel_size, stride, padding, dilation, func):
+    kernel_size = int_pair(kernel_size, "kernel_size", func)
+    stride = int_pair(stride, "stride", func)
+    dilation = int_pair(dilation, "dilation", func)
+    pads = resolve_padding(padding, kernel_size, stride, dilation, func)
+    out_size = padded_output_size(x_shape, kernel_size, pads, stride, dilation, func)
+    return kernel_size, stride, pads, dilation, out_size
+
+
+# -- the drivers used by the convolution kernels ----------------------------------------
+# Each works through the batch in blocks of a few images, reusing one padded-input
+# buffer and one column buffer, so that the columns of a block are still in the cache
+# when the matrix product reads them.
+def block_size(n: int, bytes_per_image: int) -> int:
+    """Images per block: about ``BLOCK_BYTES`` of columns, at least one image."""
+    return max(1, min(n, BLOCK_BYTES // max(1, bytes_per_image)))
+
+
+def _padded_blocks(x, pads, step):
+    """Yield ``(batch slice, padded block)``, the padding written into one reused buffer
+    whose zero border is set only once."""
+    n, c, h, w = x.shape
+    (pt, pb), (pl, pr) = pads
+    if pt == pb == pl == pr == 0:
+        for start in range(0, n, step):
+            yield slice(start, min(n, start + step)), x[start:start + step]
+        return
+    buffer = np.zeros((step, c, h + pt + pb, w + pl + pr), dtype=x.dtype)  # (B, C, Hp, Wp)
+    for start in range(0, n, step):
+        block = slice(start, min(n, start + step))
+        xp = buffer[:block.stop - start]
+        xp[:, :, pt:pt + h, pl:pl + w] = x[block]
+        yield block, xp
+
+
+def _unfold(xp, cols, kernel_size, out_size, stride, dilation):
+    """im2col of a padded block into the first C*kh*kw rows of the preallocated ``cols``
+    (B, C*kh*kw [+ 1], H'*W'); returns the block's part of ``cols``."""
+    view = window_view(xp, kernel_size, out_size, stride, dilation)  # (B, C, kh, kw, H', W')
+    k = view.shape[1] * kernel_size[0] * kernel_size[1]
+    target = cols[:len(xp), :k].reshape(view.shape)  # splitting an axis: still a view of cols
+    np.copyto(target, view)
+    return cols[:len(xp)]
+
+
+def _fold(dcols, dx, dxp, pads, kernel_size, out_size, stride, dilation):
+    """col2im of a block: sum the columns into ``dxp`` (a padded scratch buffer, or None
+    when there is no padding), then write the un-padded part into ``dx``."""
+    n, c, h, w = dx.shape
+    (pt, _), (pl, _) = pads
+    target = dx if dxp is None else dxp[:n]
+    target[...] = 0
+    cols6 = dcols.reshape(n, c, *kernel_size, *out_size)  # (B, C, kh, kw, H', W')
+    (sh, sw), (dh, dw), (ho, wo) = stride, dilation, out_size
+    for i in range(kernel_size[0]):
+        for j in range(kernel_size[1]):
+            rows = slice(i * dh, i * dh + sh * (ho - 1) + 1, sh)
+            cols = slice(j * dw, j * dw + sw * (wo - 1) + 1, sw)
+            target[:, :, rows, cols] += cols6[:, :, i, j]
+    if dxp is not None:
+        dx[...] = target[:, :, pt:pt + h, pl:pl + w]
+
+
+def _padded_scratch(step, x_shape, pads, dtype):
+    (pt, pb), (pl, pr) = pads
+    if pt == pb == pl == pr == 0:
+        return None
+    return np.empty((step, x_shape[1], x_shape[2] + pt + pb, x_shape[3] + pl + pr), dtype=dtype)
+
+
+def conv_core(x, weight, pads, stride, dilation, out_size=None, bias=None):
+    """out[n] = weight (O, C*kh*kw) @ im2col(x)[n] + bias, block by block.
+
+    x: (N, C, H, W), weight: (O, C, kh, kw), bias: (O,) or None -> out (N, O, H', W').
+    The bias rides along in the matrix product, as an extra column of the weight matrix
+    and a row of ones under the columns: cheaper than a separate pass over the output.
+    """
+    n, c = x.shape[:2]
+    o, _, kh, kw = weight.shape
+    if out_size is None:
+        out_size = padded_output_size(x.shape, (kh, kw), pads, stride, dilation, "conv_core")
+    k, p = c * kh * kw, out_size[0] * out_size[1]
+    out = np.empty((n, o, p), dtype=x.dtype)  # (N, O, H'*W')
+    w2 = weight.reshape(o, k)  # (O, C*kh*kw)
+    step = block_size(n, k * p * x.itemsize)
+    if bias is None:
+        cols = np.empty((step, k, p), dtype=x.dtype)  # (B, C*kh*kw, H'*W')
+    else:
+        w2 = np.concatenate([w2, bias[:, None]], axis=1)  # (O, C*kh*kw + 1)
+        cols = np.empty((step, k + 1, p), dtype=x.dtype)  # (B, C*kh*kw + 1, H'*W')
+        cols[:, k] = 1  # written once: _unfold fills only the first k rows
+    for block, xp in _padded_blocks(x, pads, step):
+        np.matmul(w2, _unfold(xp, cols, (kh, kw), out_size, stride, dilation), out=out[block])
+    return out.reshape(n, o, *out_size)  # (N, O, H', W')
+
+
+def conv_grads(dout, pads, stride, dilation, *, x=None, weight=None, x_shape=None,
+               weight_shape=None):
+    """Gradients of ``conv_core`` from dout (N, O, H', W'), in one pass over the blocks.
+
+    dx = col2im(weight^T @ dout[n]), computed when ``weight`` is given (``x_shape`` then
+    gives its shape if ``x`` is not); dweight = sum_n dout[n] @ im2col(x)[n]^T, computed
+    when ``x`` is given (``weight_shape`` gives its shape if ``weight`` is not).
+    Returns ``(dx, dweight)``, None for what was not computed.
+    """
+    x_shape = x.shape if x is not None else tuple(x_shape)
+    o, c, kh, kw = weight.shape if weight is not None else weight_shape
+    n, _, ho, wo = dout.shape
+    k, p = c * kh * kw, ho * wo
+    dout3 = dout.reshape(n, o, p)  # (N, O, H'*W')
+    step = block_size(n, k * p * dout.itemsize)
+    cols = np.empty((step, k, p), dtype=dout.dtype)  # (B, C*kh*kw, H'*W')
+    dx = dweight = None
+    if weight is not None:
+        dx = np.empty(x_shape, dtype=dout.dtype)
+        w_t = weight.reshape(o, k).T  # (C*kh*kw, O)
+        scratch = _padded_scratch(step, x_shape, pads, dout.dtype)
+    if x is not None:
+        dweight = np.zeros((o, k), dtype=dout.dtype)  # (O, C*kh*kw)
+        blocks = _padded_blocks(x, pads, step)
+    else:
+        blocks = ((slice(s, min(n, s + step)), None) for s in range(0, n, step))
+    for block, xp in blocks:
+        d_block = dout3[block]  # (B, O, H'*W')
+        if x is not None:
+            cols_block = _unfold(xp, cols, (kh, kw), (ho, wo), stride, dilation)
+            dweight += np.matmul(d_block, cols_block.transpose(0, 2, 1)).sum(axis=0)  # (O, C*kh*kw)
+        if weight is not None:  # the columns are used: their buffer takes dcols
+            dcols = np.matmul(w_t, d_block, out=cols[:len(d_block)])  # (B, C*kh*kw, H'*W')
+            _fold(dcols, dx[block], scratch, pads, (kh, kw), (ho, wo), stride, dilation)
+    return dx, None if dweight is None else dweight.reshape(o, c, kh, kw)

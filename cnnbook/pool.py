@@ -1,0 +1,234 @@
+"""Pooling: max, average and global average over 2-D windows. See chapter 6.
+
+    max:  out[n, c, h', w'] = max_{i, j} xp[n, c, h' s_h + i, w' s_w + j]
+    avg:  out[n, c, h', w'] = (1 / (kh kw)) sum_{i, j} xp[n, c, h' s_h + i, w' s_w + j]
+
+xp is the input padded with -inf (max) or 0 (average; the zeros count in the mean,
+``count_include_pad=True`` as in PyTorch). Stride defaults to the kernel size, so the
+windows tile the image. Both reductions are separable: first along W, then along H.
+Each stage loops over the kernel offsets j, and offset j is one strided slice of the
+whole batch, x[..., j::s], holding that window position for every output at once.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ._checks import as_float_array, int_pair
+from .im2col import pad2d, padded_output_size
+from .module import Module
+
+__all__ = [
+    "max_pool2d_forward", "max_pool2d_backward", "avg_pool2d_forward", "avg_pool2d_backward",
+    "global_avg_pool2d_forward", "global_avg_pool2d_backward",
+    "MaxPool2d", "AvgPool2d", "GlobalAvgPool2d",
+]
+
+
+def _pool_args(x, kernel_size, stride, padding, func):
+    x = as_float_array(x, "x", func, ndim=4, layout="(N, C, H, W)")
+    kernel_size = int_pair(kernel_size, "kernel_size", func)
+    stride = kernel_size if stride is None else int_pair(stride, "stride", func)
+    padding = int_pair(padding, "padding", func, minimum=0)
+    for p, k in zip(padding, kernel_size):
+        if k > 256:  # the arg-max is kept as uint8
+            raise ValueError(f"{func}: kernel_size must be at most 256, got {k}")
+        if p > k // 2:  # else a window could hold nothing but padding
+            raise ValueError(f"{func}: padding must be at most half the kernel size, "
+                             f"got padding={p} with kernel_size={k}")
+    pads = tuple((p, p) for p in padding)
+    out_size = padded_output_size(x.shape, kernel_size, pads, stride, (1, 1), func)
+    return x, kernel_size, stride, pads, out_size
+
+
+def _checked_dout(dout, shape, func):
+    dout = np.asarray(dout)
+    if dout.shape != tuple(shape):
+        raise ValueError(f"{func}: dout must have shape {tuple(shape)}, the shape of the forward "
+                         f"output, got dout.shape={dout.shape}")
+    return dout
+
+
+def _offsets(axis, kernel, stride, n_out):
+    """Index tuples selecting, for each kernel offset j along ``axis`` (-1: columns, -2: rows),
+    the input entries at j, j + s, ..., j + s (n_out - 1): that offset for every window."""
+    tail = (slice(None),) if axis == -2 else ()
+    return [(Ellipsis, slice(j, j + stride * (n_out - 1) + 1, stride)) + tail
+            for j in range(kernel)]
+
+
+def _max_along(x, axis, kernel, stride, n_out):
+    """Windowed max along one axis, and which offset won (the first, on ties).
+
+    Returns ``(best, argmax)``, argmax as uint8 offsets (kernel sizes up to 256).
+    """
+    offsets = _offsets(axis, kernel, stride, n_out)
+    if kernel == 1:
+        return x[offsets[0]].copy(), np.zeros(x[offsets[0]].shape, dtype=np.uint8)
+    first, second = x[offsets[0]], x[offsets[1]]
+    argmax = (second > first).view(np.uint8)  # strict: an earlier equal value keeps the max
+    best = np.maximum(first, second)  # np.maximum, not a masked copy: NaN propagates
+    for j, index in enumerate(offsets[2:], start=2):
+        window = x[index]
+        wins = window > best
+        np.maximum(best, window, out=best)
+        # offsets come in increasing order, so the latest winner is the largest j
+        np.maximum(argmax, wins * np.uint8(j), out=argmax)
+    return best, argmax
+
+
+def _route_along(dout, argmax, n_in, axis, kernel, stride):
+    """Backward of ``_max_along``: send each gradient to the offset that won."""
+    shape = list(dout.shape)
+    shape[axis] = n_in
+    offsets = _offsets(axis, kernel, stride, dout.shape[axis])
+    if stride < kernel:  # overlapping windows: an input can win several, so add up
+        dx = np.zeros(shape, dtype=dout.dtype)
+        for j, index in enumerate(offsets):
+            dx[index] += dout * (argmax == j)
+        return dx
+    # Disjoint windows: write each offset's share once. Offset 0 gets what the others
+    # did not take, dout - sum of their shares (exact: at most one share is nonzero).
+    covered = stride == kernel and n_in == kernel * dout.shape[axis]
+    dx = np.empty(shape, dtype=dout.dtype) if covered else np.zeros(shape, dtype=dout.dtype)
+    shares = [np.multiply(dout, argmax == j, out=dx[index])
+              for j, index in enumerate(offsets[1:], start=1)]
+    rest = dx[offsets[0]]
+    if not shares:  # kernel 1
+        np.copyto(rest, dout)
+    for k, share in enumerate(shares):
+        np.subtract(dout if k == 0 else rest, share, out=rest)
+    return dx
+
+
+def max_pool2d_forward(x, kernel_size, *, stride=None, padding=0):
+    """Max pooling, as ``torch.nn.functional.max_pool2d``.
+
+    x: (N, C, H, W); kernel_size, stride (default: kernel_size), padding: int or pair.
+    Returns ``(out, cache)``, out: (N, C, H', W'), H' = floor((H + 2p - kh) / s) + 1.
+
+    A 2-D window's max is the max over its rows of each row's max, so the kernel takes
+    the max along W first (kw strided slices), then along H (kh slices), remembering
+    at each stage which offset won. Ties go to the first maximum in row-major window
+    order, as in PyTorch; a NaN in a window makes its output NaN.
+    """
+    x, (kh, kw), (sh, sw), pads, (ho, wo) = _pool_args(x, kernel_size, stride, padding,
+                                                      "max_pool2d_forward")
+    xp = pad2d(x, pads, value=-np.inf)  # (N, C, Hp, Wp)
+    row_max, col_arg = _max_along(xp, -1, kw, sw, wo)  # (N, C, Hp, W')
+    out, row_arg = _max_along(row_max, -2, kh, sh, ho)  # (N, C, H', W')
+    return out, (x.shape, pads, (kh, kw), (sh, sw), col_arg, row_arg)
+
+
+def max_pool2d_backward(dout, cache):
+    """dx: each window's gradient goes to its arg-max; positions that never win get 0.
+
+    With overlapping windows a pixel that wins several of them adds up their gradients.
+    """
+    x_shape, pads, (kh, kw), (sh, sw), col_arg, row_arg = cache
+    dout = _checked_dout(dout, row_arg.shape, "max_pool2d_backward")
+    (pt, pb), (pl, pr) = pads
+    n, c, h, w = x_shape
+    d_row_max = _route_along(dout, row_arg, h + pt + pb, -2, kh, sh)  # (N, C, Hp, W')
+    dxp = _route_along(d_row_max, col_arg, w + pl + pr, -1, kw, sw)  # (N, C, Hp, Wp)
+    return dxp[:, :, pt:pt + h, pl:pl + w]
+
+
+def avg_pool2d_forward(x, kernel_size, *, stride=None, padding=0):
+    """Average pooling, as ``torch.nn.functional.avg_pool2d`` (count_include_pad=True).
+
+    x: (N, C, H, W) -> out (N, C, H', W'), each the mean of kh * kw values (padding zeros
+    included). Sums along W, then along H, as in ``max_pool2d_forward``.
+    Returns ``(out, cache)``.
+    """
+    x, (kh, kw), (sh, sw), pads, (ho, wo) = _pool_args(x, kernel_size, stride, padding,
+                                                      "avg_pool2d_forward")
+    xp = pad2d(x, pads)  # (N, C, Hp, Wp)
+    row_sum = sum(xp[index] for index in _offsets(-1, kw, sw, wo))  # (N, C, Hp, W')
+    out = sum(row_sum[index] for index in _offsets(-2, kh, sh, ho))  # (N, C, H', W')
+    out /= kh * kw
+    return out, (x.shape, pads, (kh, kw), (sh, sw), out.shape)
+
+
+def avg_pool2d_backward(dout, cache):
+    """dx: each window spreads its gradient equally, dout / (kh kw), over its positions."""
+    x_shape, pads, (kh, kw), (sh, sw), out_shape = cache
+    dout = _checked_dout(dout, out_shape, "avg_pool2d_backward")
+    (pt, pb), (pl, pr) = pads
+    n, c, h, w = x_shape
+    share = dout / (kh * kw)  # (N, C, H', W')
+    d_row_sum = np.zeros((n, c, h + pt + pb, share.shape[3]), dtype=share.dtype)  # (N, C, Hp, W')
+    for index in _offsets(-2, kh, sh, share.shape[2]):
+        d_row_sum[index] += share
+    dxp = np.zeros((n, c, h + pt + pb, w + pl + pr), dtype=share.dtype)  # (N, C, Hp, Wp)
+    for index in _offsets(-1, kw, sw, share.shape[3]):
+        dxp[index] += d_row_sum
+    return dxp[:, :, pt:pt + h, pl:pl + w]
+
+
+def global_avg_pool2d_forward(x):
+    """Mean over each whole feature map: (N, C, H, W) -> (N, C).
+
+    out[n, c] = (1 / (H W)) sum_{h, w} x[n, c, h, w], i.e. ``adaptive_avg_pool2d(x, 1)``
+    flattened. Returns ``(out, cache)``.
+    """
+    x = as_float_array(x, "x", "global_avg_pool2d_forward", ndim=4, layout="(N, C, H, W)")
+    return x.mean(axis=(2, 3)), x.shape
+
+
+def global_avg_pool2d_backward(dout, cache):
+    """dx[n, c, h, w] = dout[n, c] / (H W)."""
+    n, c, h, w = cache
+    dout = _checked_dout(dout, (n, c), "global_avg_pool2d_backward")
+    dx = np.empty(cache, dtype=dout.dtype)  # (N, C, H, W)
+    dx[...] = (dout / (h * w))[:, :, None, None]
+    return dx
+
+
+# -- Modules -----------------------------------------------------------------------------
+class MaxPool2d(Module):
+    """Max pooling layer, ``torch.nn.MaxPool2d``'s twin (no parameters)."""
+
+    def __init__(self, kernel_size, stride=None, padding=0):
+        super().__init__()
+        self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
+
+    def forward(self, x):
+        out, self._cache = max_pool2d_forward(x, self.kernel_size, stride=self.stride,
+                                              padding=self.padding)
+        return out
+
+    def backward(self, dout):
+        return max_pool2d_backward(dout, self._cache_or_raise())
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class AvgPool2d(Module):
+    """Average pooling layer, ``torch.nn.AvgPool2d``'s twin (count_include_pad=True)."""
+
+    def __init__(self, kernel_size, stride=None, padding=0):
+        super().__init__()
+        self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
+
+    def forward(self, x):
+        out, self._cache = avg_pool2d_forward(x, self.kernel_size, stride=self.stride,
+                                              padding=self.padding)
+        return out
+
+    def backward(self, dout):
+        return avg_pool2d_backward(dout, self._cache_or_raise())
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class GlobalAvgPool2d(Module):
+    """Global average pooling, (N, C, H, W) -> (N, C): ``nn.AdaptiveAvgPool2d(1)`` + flatten."""
+
+    def forward(self, x):
+        out, self._cache = global_avg_pool2d_forward(x)
+        return out
+
+    def backward(self, dout):
+        return global_avg_pool2d_backward(dout, self._cache_or_raise())
