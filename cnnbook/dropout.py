@@ -1,0 +1,88 @@
+"""Dropout: a forward/backward pair and a Module. See chapter 6.
+
+During training each unit is kept with probability 1 - p and zeroed with probability p,
+independently; at inference every unit is kept. Two conventions keep the expected
+activation the same in both modes:
+
+* inverted dropout (PyTorch, and this module): scale the kept units by 1 / (1 - p) while
+  training, E[y] = (1 - p) * x / (1 - p) = x, and use the layer unchanged at inference;
+* the original one (Srivastava et al. 2014, source 002): keep the kept units as they
+  are while training, E[y] = (1 - p) * x, and multiply by (1 - p) at inference instead.
+
+Both give the same network function in expectation; the inverted form leaves inference
+untouched, so a trained model needs no rescaling. Chapter 6 shows that they agree.
+"""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from ._checks import as_float_array
+from .init import make_rng
+from .module import Module
+
+
+def _check_p(p, func):
+    if isinstance(p, bool) or not isinstance(p, numbers.Real) or not 0 <= p <= 1:
+        raise ValueError(f"{func}: p (the probability of dropping a unit) must be a number in "
+                         f"[0, 1], got {p!r}")
+    return float(p)
+
+
+def dropout_forward(x, p=0.5, *, training=True, rng=None):
+    """Inverted dropout, as ``torch.nn.functional.dropout``.
+
+    training:  y = x * mask / (1 - p), mask[i] ~ Bernoulli(1 - p) (1 = keep);
+    inference: y = x.
+
+    x: any shape; p in [0, 1] (p = 1 drops everything and returns zeros, as PyTorch
+    does). ``rng`` is a seed or a ``numpy.random.Generator``; pass the same Generator on
+    every call (as the ``Dropout`` Module does) to draw a fresh mask each time, or the
+    same seed to draw the same mask again. Returns ``(y, cache)``, y shaped like x.
+    """
+    func = "dropout_forward"
+    x = as_float_array(x, "x", func)
+    p = _check_p(p, func)
+    if not training or p == 0.0:
+        return x.copy(), None
+    if p == 1.0:
+        mask = np.zeros_like(x)
+    else:
+        # keep where u >= p, u ~ U[0, 1): probability 1 - p; the kept units carry the
+        # scale 1 / (1 - p) so that the backward pass is a single multiply
+        u = make_rng(rng).random(x.shape, dtype=x.dtype if x.dtype == np.float32 else np.float64)
+        mask = (u >= p).astype(x.dtype)  # same shape as x
+        mask *= x.dtype.type(1.0 / (1.0 - p))
+    return x * mask, mask
+
+
+def dropout_backward(dout, cache):
+    """dx = dout * mask / (1 - p) (the same mask as the forward); dx = dout at inference."""
+    mask = cache
+    return np.array(dout, copy=True) if mask is None else dout * mask
+
+
+class Dropout(Module):
+    """Inverted dropout, ``torch.nn.Dropout``'s twin; identity in eval mode.
+
+    Keeps its own Generator (``rng``: a seed or a Generator), so a seeded model draws the
+    same sequence of masks on every run.
+    """
+
+    def __init__(self, p: float = 0.5, *, rng=None):
+        super().__init__()
+        self.p = _check_p(p, "Dropout")
+        self.rng = make_rng(rng)
+
+    def forward(self, x):
+        out, mask = dropout_forward(x, self.p, training=self.training, rng=self.rng)
+        self._cache = (mask,)
+        return out
+
+    def backward(self, dout):
+        (mask,) = self._cache_or_raise()
+        return dropout_backward(dout, mask)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
