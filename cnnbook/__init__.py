@@ -21,6 +21,24 @@ from .activations_radial import (
     gaussian_rbf_forward, gaussian_rbf_backward, multiquadric_forward, multiquadric_backward,
     inverse_multiquadric_forward, inverse_multiquadric_backward,
 )
+from .conv import (
+    Conv1d, Conv2d, conv1d_forward, conv1d_backward, conv2d_forward, conv2d_backward,
+    conv2d_forward_naive, conv2d_backward_naive, correlate2d, convolve2d,
+)
+from .conv_transpose import ConvTranspose2d, conv_transpose2d_forward, conv_transpose2d_backward
+from .im2col import conv_output_size, im2col, col2im
+from .pool import (
+    MaxPool2d, AvgPool2d, GlobalAvgPool2d, max_pool2d_forward, max_pool2d_backward,
+    avg_pool2d_forward, avg_pool2d_backward, global_avg_pool2d_forward, global_avg_pool2d_backward,
+)
+from .flatten import Flatten, flatten_forward, flatten_backward
+from .batchnorm import BatchNorm1d, BatchNorm2d, batch_norm_forward, batch_norm_backward
+from .layernorm import LayerNorm, layer_norm_forward, layer_norm_backward
+from .dropout import Dropout, dropout_forward, dropout_backward
+from .attention import (
+    MultiHeadAttention, scaled_dot_product_attention_forward, scaled_dot_product_attention_backward,
+    multi_head_attention_forward, multi_head_attention_backward,
+)
 from .losses import (
     mse_loss, half_sum_squared_error, quadratic_loss, zero_one_loss, binary_cross_entropy,
     binary_cross_entropy_with_logits, cross_entropy, one_hot, accuracy,
