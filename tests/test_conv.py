@@ -1,6 +1,7 @@
 """Convolution kernels: finite differences, PyTorch, naive == fast, fan-out, float32,
 Modules against torch.nn, and error messages. Sizes stay tiny so gradchecks are quick."""
 import contextlib
+import importlib
 
 import numpy as np
 import pytest
@@ -8,7 +9,6 @@ import torch
 import torch.nn.functional as F
 from hypothesis import given, settings, strategies as st
 
-import cnnbook.im2col as im2col_module
 from cnnbook.conv import (Conv1d, Conv2d, conv1d_backward, conv1d_forward, conv2d_backward,
                           conv2d_backward_naive, conv2d_forward, conv2d_forward_naive,
                           conv_output_size, convolve2d, correlate2d)
@@ -26,11 +26,16 @@ def _randn(rng, *shape):
     return rng.standard_normal(shape)
 
 
+# the module, not the function of the same name that cnnbook/__init__.py exports
+im2col_module = importlib.import_module("cnnbook.im2col")
+
+
 @contextlib.contextmanager
 def block_bytes(nbytes):
     """Shrink ``cnnbook.im2col.BLOCK_BYTES`` so that every image is its own block."""
     old = im2col_module.BLOCK_BYTES
     im2col_module.BLOCK_BYTES = nbytes
+    assert im2col_module.block_size(10, 100) == min(10, max(1, nbytes // 100))
     try:
         yield
     finally:

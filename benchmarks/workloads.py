@@ -1,0 +1,236 @@
+"""The seven benchmark workloads, each as a pair of zero-argument functions doing the same
+work in cnnbook and in PyTorch (CPU). All in float32 with the same random inputs.
+
+``make(quick)`` builds the inputs once and returns ``(ours, theirs)``; timing a call
+times the computation only. FLOPs count multiply-adds as 2 and only the matrix-product
+work (convolutions, dense layers, attention); pooling and batch norm are memory-bound,
+so they get no GFLOP/s figure.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+import cnnbook.conv as conv
+import cnnbook.pool as pool
+from cnnbook.activations import ReLU
+from cnnbook.attention import multi_head_attention_backward, multi_head_attention_forward
+from cnnbook.batchnorm import batch_norm_backward, batch_norm_forward
+from cnnbook.dense import Dense
+from cnnbook.flatten import Flatten
+from cnnbook.losses import cross_entropy
+from cnnbook.module import Sequential
+from cnnbook.optim import SGD
+
+RNG = np.random.default_rng(0)
+
+
+def randn(*shape):
+    return RNG.standard_normal(shape).astype(np.float32)
+
+
+@dataclass
+class Workload:
+    key: str
+    title: str
+    make: Callable[[bool], tuple[Callable, Callable]]
+    flops: float | None  # per call, for GFLOP/s; None for memory-bound work
+    target: float  # the goal for time(cnnbook) / time(torch)
+    repeats: int = 30  # timed runs (after warm-up); --quick divides them
+
+
+def conv_flops(n, c, o, kh, kw, ho, wo):
+    return 2.0 * n * o * c * kh * kw * ho * wo
+
+
+# -- W1-W3: convolution -------------------------------------------------------------------
+W1_SHAPES = dict(x=(64, 3, 32, 32), weight=(32, 3, 3, 3), padding=1)
+
+
+def make_w1(quick=False):
+    x, w, b = randn(*W1_SHAPES["x"]), randn(*W1_SHAPES["weight"]), randn(32)
+    xt, wt, bt = map(torch.from_numpy, (x, w, b))
+    return (lambda: conv.conv2d_forward(x, w, b, padding=1),
+            lambda: F.conv2d(xt, wt, bt, padding=1))
+
+
+def make_w1_naive(batch):
+    """The loop version on the first ``batch`` images of W1's input."""
+    x, w, b = randn(batch, 3, 32, 32), randn(32, 3, 3, 3), randn(32)
+    return lambda: conv.conv2d_forward_naive(x, w, b, padding=1)
+
+
+def make_w2(quick=False):
+    x, w, b = randn(64, 3, 32, 32), randn(32, 3, 3, 3), randn(32)
+    dout = randn(64, 32, 32, 32)
+    xt, wt, bt = (torch.from_numpy(a).requires_grad_() for a in (x, w, b))
+    dout_t = torch.from_numpy(dout)
+
+    def ours():
+        out, cache = conv.conv2d_forward(x, w, b, padding=1)
+        return conv.conv2d_backward(dout, cache)  # (dx, dweight, dbias)
+
+    def theirs():
+        out = F.conv2d(xt, wt, bt, padding=1)
+        return torch.autograd.grad(out, (xt, wt, bt), dout_t)
+    return ours, theirs
+
+
+def make_w3(quick=False):
+    x, w, b = randn(128, 1, 28, 28), randn(32, 1, 5, 5), randn(32)
+    xt, wt, bt = map(torch.from_numpy, (x, w, b))
+    return (lambda: conv.conv2d_forward(x, w, b, padding=2),
+            lambda: F.conv2d(xt, wt, bt, padding=2))
+
+
+# -- W4: max pooling -----------------------------------------------------------------------
+def make_w4(quick=False):
+    x, dout = randn(64, 32, 32, 32), randn(64, 32, 16, 16)
+    xt, dout_t = torch.from_numpy(x).requires_grad_(), torch.from_numpy(dout)
+
+    def ours():
+        out, cache = pool.max_pool2d_forward(x, 2, stride=2)
+        return pool.max_pool2d_backward(dout, cache)
+
+    def theirs():
+        return torch.autograd.grad(F.max_pool2d(xt, 2, stride=2), xt, dout_t)
+    return ours, theirs
+
+
+# -- W5: batch norm ------------------------------------------------------------------------
+def make_w5(quick=False):
+    x, dout = randn(64, 32, 32, 32), randn(64, 32, 32, 32)
+    weight, bias = 1 + 0.1 * randn(32), 0.1 * randn(32)
+    mean, var = np.zeros(32, np.float32), np.ones(32, np.float32)
+    xt, wt, bt = (torch.from_numpy(a.copy()).requires_grad_() for a in (x, weight, bias))
+    mean_t, var_t, dout_t = torch.zeros(32), torch.ones(32), torch.from_numpy(dout)
+
+    def ours():
+        out, cache = batch_norm_forward(x, weight, bias, mean, var, training=True)
+        return batch_norm_backward(dout, cache)
+
+    def theirs():
+        out = F.batch_norm(xt, mean_t, var_t, wt, bt, training=True)
+        return torch.autograd.grad(out, (xt, wt, bt), dout_t)
+    return ours, theirs
+
+
+# -- W6: multi-head self-attention --------------------------------------------------------
+def make_w6(quick=False):
+    n, t, d, heads = 32, 64, 64, 4
+    mha = torch.nn.MultiheadAttention(d, heads, batch_first=True)
+    params = [p.detach().numpy().copy() for p in (mha.in_proj_weight, mha.in_proj_bias,
+                                                  mha.out_proj.weight, mha.out_proj.bias)]
+    x, dout = randn(n, t, d), randn(n, t, d)
+    xt, dout_t = torch.from_numpy(x).requires_grad_(), torch.from_numpy(dout)
+
+    def ours():
+        out, cache = multi_head_attention_forward(x, *params, num_heads=heads)
+        return multi_head_attention_backward(dout, cache)
+
+    def theirs():
+        out = mha(xt, xt, xt, need_weights=False)[0]
+        return torch.autograd.grad(out, (xt, *mha.parameters()), dout_t)
+    return ours, theirs
+
+
+def attention_flops(n=32, t=64, d=64):
+    forward = 2.0 * n * t * d * 3 * d + 2 * 2.0 * n * t * t * d + 2.0 * n * t * d * d
+    return 3 * forward  # backward costs about twice the forward
+
+
+# -- W7: a LeNet-style CNN, one epoch --------------------------------------------------------
+LENET_BATCH, LENET_LR, LENET_MOMENTUM = 128, 0.01, 0.9
+
+
+def load_images(n_quick=None):
+    """Fashion-MNIST's 60,000 training images (N, 1, 28, 28), or random stand-ins."""
+    try:
+        from cnnbook.data import load_fashion_mnist
+        images, labels = load_fashion_mnist("train", download=False)
+        source = "Fashion-MNIST train"
+    except Exception:  # no copy on this machine: same shapes, random values
+        images = RNG.random((60_000, 28, 28), dtype=np.float32)
+        labels = RNG.integers(0, 10, 60_000)
+        source = "random 28x28 images (Fashion-MNIST not found)"
+    images = images[:, None, :, :].astype(np.float32)  # (N, 1, 28, 28)
+    if n_quick:
+        images, labels = images[:n_quick], labels[:n_quick]
+    return images, labels.astype(np.int64), source
+
+
+def lenet_cnnbook(rng=0):
+    return Sequential(
+        conv.Conv2d(1, 6, 5, padding=2, rng=rng), ReLU(), pool.MaxPool2d(2),
+        conv.Conv2d(6, 16, 5, rng=rng), ReLU(), pool.MaxPool2d(2), Flatten(),
+        Dense(16 * 5 * 5, 120, rng=rng), ReLU(), Dense(120, 84, rng=rng), ReLU(),
+        Dense(84, 10, rng=rng))
+
+
+def lenet_torch():
+    nn = torch.nn
+    return nn.Sequential(
+        nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+        nn.Linear(16 * 5 * 5, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 10))
+
+
+def lenet_flops(n):
+    forward = (conv_flops(1, 1, 6, 5, 5, 28, 28) + conv_flops(1, 6, 16, 5, 5, 10, 10)
+               + 2.0 * (400 * 120 + 120 * 84 + 84 * 10))
+    return 3 * forward * n  # forward, plus a backward of about twice the work
+
+
+def make_w7(quick=False):
+    images, labels, _ = load_images(12_800 if quick else None)
+    order = np.random.default_rng(1).permutation(len(images))  # one shuffled epoch, shared
+    batches = [order[i:i + LENET_BATCH] for i in range(0, len(order), LENET_BATCH)]
+    model = lenet_cnnbook()
+    opt = SGD(model.parameters(), lr=LENET_LR, momentum=LENET_MOMENTUM)
+    tmodel = lenet_torch()
+    topt = torch.optim.SGD(tmodel.parameters(), lr=LENET_LR, momentum=LENET_MOMENTUM)
+    timages, tlabels = torch.from_numpy(images), torch.from_numpy(labels)
+
+    def train_ours(batch_list):
+        for idx in batch_list:
+            logits = model.forward(images[idx])
+            loss, dlogits = cross_entropy(logits, labels[idx])
+            model.backward(dlogits)
+            opt.step()
+        return loss
+
+    def train_theirs(batch_list):
+        for idx in batch_list:
+            idx_t = torch.from_numpy(idx)
+            topt.zero_grad(set_to_none=True)
+            loss = F.cross_entropy(tmodel(timages[idx_t]), tlabels[idx_t])
+            loss.backward()
+            topt.step()
+        return loss.item()
+
+    train_ours(batches[:3]), train_theirs(batches[:3])  # warm-up: a few batches, not an epoch
+    return lambda: train_ours(batches), lambda: train_theirs(batches)
+
+
+def w7_samples(quick=False):
+    return 12_800 if quick else 60_000
+
+
+WORKLOADS = [
+    Workload("W1", "conv2d forward, x (64,3,32,32), w (32,3,3,3), pad 1", make_w1,
+             conv_flops(64, 3, 32, 3, 3, 32, 32), 1.5),
+    Workload("W2", "conv2d forward + backward (dx, dw, db), W1 shapes", make_w2,
+             3 * conv_flops(64, 3, 32, 3, 3, 32, 32), 1.5),
+    Workload("W3", "conv2d forward, x (128,1,28,28), w (32,1,5,5), pad 2", make_w3,
+             conv_flops(128, 1, 32, 5, 5, 28, 28), 1.5),
+    Workload("W4", "max pool 2x2/2 forward + backward, x (64,32,32,32)", make_w4, None, 1.5),
+    Workload("W5", "batch norm 2-D train forward + backward, x (64,32,32,32)", make_w5, None, 1.5),
+    Workload("W6", "self-attention fwd + bwd, (32,64,64), 4 heads", make_w6,
+             attention_flops(), 1.5),
+    Workload("W7", "LeNet-style CNN, one epoch of 60,000 28x28, batch 128", make_w7,
+             lenet_flops(60_000), 2.0, repeats=3),
+]
