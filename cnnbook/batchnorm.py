@@ -10,7 +10,7 @@ sigma + eps = sqrt(var) + eps instead; PyTorch and this module use sqrt(var + ep
 the two differ only when var is tiny. Training mode uses the batch statistics and
 updates running averages in place; evaluation mode uses the running averages instead,
 so a prediction does not depend on the rest of the batch. (Layer norm, which normalises
-each sample instead, is in ``layernorm.py``.) See the chapter on batch normalization.
+each sample instead, is in ``layernorm.py``.) See chapter 7.
 """
 from __future__ import annotations
 
@@ -37,6 +37,23 @@ def _vector(arr, name, func, size, x, what):
             f"(x.shape={x.shape}, {name}.shape={arr.shape})"
         )
     return arr
+
+
+def _row_sums(a3):
+    """Sums over the last axis of (N, C, L) -> (N, C), as one matrix-vector product:
+    BLAS does it faster than ``a3.sum(axis=2)``, on every core."""
+    N, C, L = a3.shape
+    return (a3.reshape(N * C, L) @ np.ones(L, a3.dtype)).reshape(N, C)  # (N, C)
+
+
+def _spread(v, L, dtype):
+    """A per-channel vector (C,) repeated over each channel's L positions -> (C*L,).
+
+    Against x seen as (N, C*L) it gives every channel its own value through a contiguous
+    operand, which NumPy's vectorized loops handle about twice as fast as a (C, 1) array
+    broadcast over (N, C, L).
+    """
+    return np.repeat(np.asarray(v, dtype), L)  # (C*L,)
 
 
 def _check_number(value, name, func, low, high=None):
@@ -80,22 +97,24 @@ def batch_norm_forward(x, weight=None, bias=None, running_mean=None, running_var
     _check_number(eps, "eps", func, 0)
 
     x3 = x.reshape(N, C, -1)  # (N, C, L), L = H*W: a contiguous last axis is fast
-    M = N * x3.shape[2]  # values per channel
+    L = x3.shape[2]
+    x2 = x3.reshape(N, C * L)  # (N, C*L), channel c in columns c*L ... (c+1)*L - 1
+    M = N * L  # values per channel
     if training:
         if M < 2:
             raise ValueError(
                 f"{func}: training needs more than 1 value per channel to compute a variance, "
                 f"got x.shape={x.shape}; use a batch of 2 or more, or training=False"
             )
-        # One pass over x for the sums of x and x^2 (row sums as a matrix-vector product,
-        # which BLAS does faster than .sum; accumulated in float64 across the batch):
-        # var = E[x^2] - mean^2, unless that would cancel too many digits.
-        mean = (x3 @ np.ones(x3.shape[2], x.dtype)).sum(axis=0, dtype=np.float64) / M  # (C,)
+        # Sums of x and of x^2 (accumulated in float64 across the batch), each one read
+        # of x: var = E[x^2] - mean^2, unless that would cancel too many digits.
+        mean = _row_sums(x3).sum(axis=0, dtype=np.float64) / M  # (C,)
         var = np.vecdot(x3, x3).sum(axis=0, dtype=np.float64) / M - mean * mean  # (C,)
         centred = bool(np.any(mean * mean > _ILL_CONDITIONED * var))
         if centred:
-            xc = x3 - mean.astype(x.dtype)[:, None]  # (N, C, L)
-            var = np.vecdot(xc, xc).sum(axis=0, dtype=np.float64) / M
+            xc = x2 - _spread(mean, L, x.dtype)  # (N, C*L)
+            xc3 = xc.reshape(N, C, L)  # (N, C, L)
+            var = np.vecdot(xc3, xc3).sum(axis=0, dtype=np.float64) / M
         if running_mean is not None:
             running_mean *= 1 - momentum
             running_mean += momentum * mean
@@ -110,19 +129,19 @@ def batch_norm_forward(x, weight=None, bias=None, running_mean=None, running_var
         var = running_var.astype(np.float64)
         centred = bool(np.any(mean * mean > _ILL_CONDITIONED * var))
         if centred:
-            xc = x3 - mean.astype(x.dtype)[:, None]  # (N, C, L)
+            xc = x2 - _spread(mean, L, x.dtype)  # (N, C*L)
     inv_std = 1.0 / np.sqrt(var + eps)  # (C,)
     scale = inv_std if weight is None else weight * inv_std  # (C,)
     if centred:
         out = xc
-        out *= scale.astype(x.dtype)[:, None]
+        out *= _spread(scale, L, x.dtype)
         if bias is not None:
-            out += bias.astype(x.dtype)[:, None]
+            out += _spread(bias, L, x.dtype)
     else:
         # y = scale * x + (bias - scale * mean): one multiply, one in-place add
         shift = -scale * mean if bias is None else bias - scale * mean  # (C,)
-        out = x3 * scale.astype(x.dtype)[:, None]  # (N, C, L)
-        out += shift.astype(x.dtype)[:, None]
+        out = x2 * _spread(scale, L, x.dtype)  # (N, C*L)
+        out += _spread(shift, L, x.dtype)
     cache = (x3, mean, inv_std, scale, centred, training, weight is not None, bias is not None)
     return out.reshape(x.shape), cache  # (N, C, H, W), like x
 
@@ -142,13 +161,14 @@ def batch_norm_backward(dout, cache):
     M = N * L
     dtype = x3.dtype
     d3 = np.asarray(dout).reshape(N, C, L)  # (N, C, L)
-    dbias = (d3 @ np.ones(L, dtype)).sum(axis=0, dtype=np.float64)  # (C,)
+    d2 = d3.reshape(N, C * L)  # (N, C*L)
+    dbias = _row_sums(d3).sum(axis=0, dtype=np.float64)  # (C,)
     if centred:
-        xs, m = x3 - mean.astype(dtype)[:, None], 0.0  # (N, C, L)
+        xs, m = x3.reshape(N, C * L) - _spread(mean, L, dtype), 0.0  # (N, C*L)
     else:
-        xs, m = x3, mean
+        xs, m = x3.reshape(N, C * L), mean  # (N, C*L)
     # dot = sum(dout * (x - mean)) per channel, so that dweight = inv_std * dot
-    dot = np.vecdot(d3, xs).sum(axis=0, dtype=np.float64) - m * dbias  # (C,)
+    dot = np.vecdot(d3, xs.reshape(N, C, L)).sum(axis=0, dtype=np.float64) - m * dbias  # (C,)
     dweight = dot * inv_std
     if training:
         # dx = scale * (dout + a * (x - mean) - mean(dout)) with a = -inv_std^2 * dot / M,
@@ -156,15 +176,15 @@ def batch_norm_backward(dout, cache):
         a = -inv_std * inv_std * dot / M
         c = -dbias / M - a * m
         if centred:  # xs is our own temporary: reuse it
-            xs *= a.astype(dtype)[:, None]
+            xs *= _spread(a, L, dtype)
             dx = xs
         else:
-            dx = xs * a.astype(dtype)[:, None]  # (N, C, L)
-        dx += c.astype(dtype)[:, None]
-        dx += d3
-        dx *= scale.astype(dtype)[:, None]
+            dx = xs * _spread(a, L, dtype)  # (N, C*L)
+        dx += _spread(c, L, dtype)
+        dx += d2
+        dx *= _spread(scale, L, dtype)
     else:
-        dx = d3 * scale.astype(dtype)[:, None]
+        dx = d2 * _spread(scale, L, dtype)  # (N, C*L)
     return (dx.reshape(np.shape(dout)),  # (N, C, H, W), like x
             dweight.astype(dtype) if has_weight else None,
             dbias.astype(dtype) if has_bias else None)

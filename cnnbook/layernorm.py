@@ -6,7 +6,7 @@ features of a token in a transformer, x (N, T, D) with normalized_shape=(D,)):
     xhat = (x - mean) / sqrt(var + eps),    y = weight * xhat + bias,
 
 with one mean and (biased) variance per sample instead of per channel, and no running
-statistics: training and inference compute the same thing. See the ViT chapter.
+statistics: training and inference compute the same thing. See chapter 11.
 """
 from __future__ import annotations
 
