@@ -26,7 +26,7 @@ from .conv import (
     conv2d_forward_naive, conv2d_backward_naive, correlate2d, convolve2d,
 )
 from .conv_transpose import ConvTranspose2d, conv_transpose2d_forward, conv_transpose2d_backward
-from .im2col import conv_output_size, im2col, col2im
+from .im2col import conv_output_size  # im2col and col2im stay in cnnbook.im2col, so the module name is not shadowed
 from .pool import (
     MaxPool2d, AvgPool2d, GlobalAvgPool2d, max_pool2d_forward, max_pool2d_backward,
     avg_pool2d_forward, avg_pool2d_backward, global_avg_pool2d_forward, global_avg_pool2d_backward,
