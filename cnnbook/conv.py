@@ -281,9 +281,7 @@ class Conv2d(Module):
 
     def backward(self, dout):
         dx, dweight, dbias = conv2d_backward(dout, self._cache_or_raise())
-        self.grads["weight"] = dweight
-        if dbias is not None:
-            self.grads["bias"] = dbias
+        self._store_grads(weight=dweight, bias=dbias)
         return dx
 
     def extra_repr(self) -> str:
@@ -318,9 +316,7 @@ class Conv1d(Module):
 
     def backward(self, dout):
         dx, dweight, dbias = conv1d_backward(dout, self._cache_or_raise())
-        self.grads["weight"] = dweight
-        if dbias is not None:
-            self.grads["bias"] = dbias
+        self._store_grads(weight=dweight, bias=dbias)
         return dx
 
     def extra_repr(self) -> str:

@@ -131,9 +131,7 @@ class ConvTranspose2d(Module):
 
     def backward(self, dout):
         dx, dweight, dbias = conv_transpose2d_backward(dout, self._cache_or_raise())
-        self.grads["weight"] = dweight
-        if dbias is not None:
-            self.grads["bias"] = dbias
+        self._store_grads(weight=dweight, bias=dbias)
         return dx
 
     def extra_repr(self) -> str:

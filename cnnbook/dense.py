@@ -68,9 +68,7 @@ class Dense(Module):
 
     def backward(self, dout):
         dx, dweight, dbias = dense_backward(dout, self._cache_or_raise())
-        self.grads["weight"] = dweight
-        if dbias is not None:
-            self.grads["bias"] = dbias
+        self._store_grads(weight=dweight, bias=dbias)
         return dx
 
     def extra_repr(self) -> str:

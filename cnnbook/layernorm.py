@@ -109,10 +109,7 @@ class LayerNorm(Module):
 
     def backward(self, dout):
         dx, dweight, dbias = layer_norm_backward(dout, self._cache_or_raise())
-        if dweight is not None:
-            self.grads["weight"] = dweight
-        if dbias is not None:
-            self.grads["bias"] = dbias
+        self._store_grads(weight=dweight, bias=dbias)
         return dx
 
     def extra_repr(self) -> str:

@@ -38,6 +38,12 @@ class Module:
             )
         return self._cache
 
+    def _store_grads(self, **grads) -> None:
+        """Keep the gradients a kernel returned, skipping None (e.g. no bias)."""
+        for key, grad in grads.items():
+            if grad is not None:
+                self.grads[key] = grad
+
     # -- composition ----------------------------------------------------------------
     def children(self) -> list["Module"]:
         """Sub-modules (none for a plain layer)."""
