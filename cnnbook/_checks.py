@@ -82,3 +82,13 @@ def real_number(value, name: str, func: str, *, minimum=None, maximum=None,
             or (maximum is not None and (v >= maximum if open_max else v > maximum))):
         raise ValueError(f"{func}: {name} must be {want}, got {value!r}")
     return v
+
+
+def bias_vector(bias, n: int, func: str, dtype) -> np.ndarray:
+    """Check a layer's bias: a 1-D float array with one entry per output channel, cast to dtype."""
+    bias = as_float_array(bias, "bias", func, ndim=1, layout="(out_channels,)")
+    if bias.shape[0] != n:
+        raise ValueError(
+            f"{func}: bias must have {n} entries (one per output channel), got bias.shape={bias.shape}"
+        )
+    return bias.astype(dtype, copy=False)

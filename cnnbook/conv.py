@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import as_float_array, int_pair, positive_int
+from ._checks import as_float_array, bias_vector, int_pair, positive_int
 from .im2col import (conv_core, conv_grads, conv_output_size, pad2d, padded_output_size,
                      resolve_padding)
 from .init import uniform_fan_in
@@ -41,13 +41,7 @@ def _conv2d_args(x, weight, bias, stride, padding, dilation, func, pads=None):
         )
     dtype = np.result_type(x.dtype, weight.dtype)
     if bias is not None:
-        bias = as_float_array(bias, "bias", func, ndim=1, layout="(out_channels,)")
-        if bias.shape[0] != weight.shape[0]:
-            raise ValueError(
-                f"{func}: bias must have {weight.shape[0]} entries (one per output channel), "
-                f"got bias.shape={bias.shape}"
-            )
-        bias = bias.astype(dtype, copy=False)
+        bias = bias_vector(bias, weight.shape[0], func, dtype)
     stride = int_pair(stride, "stride", func)
     dilation = int_pair(dilation, "dilation", func)
     if pads is None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import as_float_array, int_pair, positive_int
+from ._checks import as_float_array, bias_vector, int_pair, positive_int
 from .im2col import conv_core, conv_grads
 from .init import uniform_fan_in
 from .module import Module
@@ -43,13 +43,7 @@ def conv_transpose2d_forward(x, weight, bias=None, *, stride=1, padding=0, outpu
     dtype = np.result_type(x.dtype, weight.dtype)
     x, weight = x.astype(dtype, copy=False), weight.astype(dtype, copy=False)
     if bias is not None:
-        bias = as_float_array(bias, "bias", func, ndim=1, layout="(out_channels,)")
-        if bias.shape[0] != weight.shape[1]:
-            raise ValueError(
-                f"{func}: bias must have {weight.shape[1]} entries (one per output channel), "
-                f"got bias.shape={bias.shape}"
-            )
-        bias = bias.astype(dtype, copy=False)
+        bias = bias_vector(bias, weight.shape[1], func, dtype)
     stride = int_pair(stride, "stride", func)
     dilation = int_pair(dilation, "dilation", func)
     padding = int_pair(padding, "padding", func, minimum=0)
