@@ -61,13 +61,13 @@ lab: $(VENV)/.book
 	$(VENV)/bin/jupyter lab chapters
 
 execute: $(VENV)/.book
-	$(PY) -m cnnbook.execute chapters/*.ipynb
+	$(PY) -m cnnbook.course.execute chapters/*.ipynb
 
 student: $(VENV)/.book
-	$(PY) -m cnnbook.student chapters student
+	$(PY) -m cnnbook.course.student chapters student
 
 grade: student
-	$(PY) -m cnnbook.grade student/*.ipynb
+	$(PY) -m cnnbook.course.grade student/*.ipynb
 
 serve: book
 	$(PY) -m http.server --directory _build/html 8000

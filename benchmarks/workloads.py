@@ -17,13 +17,10 @@ import torch.nn.functional as F
 
 import cnnbook.conv as conv
 import cnnbook.pool as pool
-from cnnbook.activations import ReLU
 from cnnbook.attention import multi_head_attention_backward, multi_head_attention_forward
 from cnnbook.batchnorm import batch_norm_backward, batch_norm_forward
-from cnnbook.dense import Dense
-from cnnbook.flatten import Flatten
 from cnnbook.losses import cross_entropy
-from cnnbook.module import Sequential
+from cnnbook.models import lenet
 from cnnbook.optim import SGD
 
 RNG = np.random.default_rng(0)
@@ -164,11 +161,7 @@ def load_images(n_quick=None):
 
 
 def lenet_cnnbook(rng=0):
-    return Sequential(
-        conv.Conv2d(1, 6, 5, padding=2, rng=rng), ReLU(), pool.MaxPool2d(2),
-        conv.Conv2d(6, 16, 5, rng=rng), ReLU(), pool.MaxPool2d(2), Flatten(),
-        Dense(16 * 5 * 5, 120, rng=rng), ReLU(), Dense(120, 84, rng=rng), ReLU(),
-        Dense(84, 10, rng=rng))
+    return lenet(rng=rng)  # the network of chapter 6, from its one home
 
 
 def lenet_torch():

@@ -16,7 +16,7 @@ from .activations import (
     elu_forward, elu_backward, softplus_forward, softplus_backward,
     softmax_forward, softmax_backward, log_softmax_forward, log_softmax_backward,
 )
-from .activations_radial import (
+from .radial import (
     Ridge, RadialBasis, ridge_forward, ridge_backward,
     gaussian_rbf_forward, gaussian_rbf_backward, multiquadric_forward, multiquadric_backward,
     inverse_multiquadric_forward, inverse_multiquadric_backward,
@@ -26,7 +26,7 @@ from .conv import (
     conv2d_forward_naive, conv2d_backward_naive, correlate2d, convolve2d,
 )
 from .conv_transpose import ConvTranspose2d, conv_transpose2d_forward, conv_transpose2d_backward
-from .im2col import conv_output_size  # im2col and col2im stay in cnnbook.im2col, so the module name is not shadowed
+from ._im2col import col2im, conv_output_size, im2col
 from .pool import (
     MaxPool2d, AvgPool2d, GlobalAvgPool2d, max_pool2d_forward, max_pool2d_backward,
     avg_pool2d_forward, avg_pool2d_backward, global_avg_pool2d_forward, global_avg_pool2d_backward,
@@ -44,7 +44,7 @@ from .losses import (
     binary_cross_entropy_with_logits, cross_entropy, one_hot, accuracy,
 )
 from .optim import Optimizer, SGD, Adagrad, RMSprop, Adam, descent_path
-from .graph import Value
+from .autograd import Value
 from .train import fit, evaluate, predict, History
 from .data import (
     load_fashion_mnist, fashion_mnist_paths, FASHION_MNIST_CLASSES,
@@ -52,5 +52,41 @@ from .data import (
 )
 from .exercises import check, ExerciseFailed
 from .gradcheck import check_gradients, numerical_gradient, relative_error
+from . import models
+from .models import lenet
 
 __version__ = "0.1.0"
+
+__all__ = [
+    "Module", "Sequential", "Dense", "dense_forward", "dense_backward", "Identity",
+    "BinaryStep", "Sigmoid", "Tanh", "ArcTan", "ReLU", "LeakyReLU", "PReLU", "ELU",
+    "Softplus", "Softmax", "LogSoftmax", "identity_forward", "identity_backward",
+    "binary_step_forward", "binary_step_backward", "sigmoid", "sigmoid_forward",
+    "sigmoid_backward", "tanh_forward", "tanh_backward", "arctan_forward",
+    "arctan_backward", "relu_forward", "relu_backward", "leaky_relu_forward",
+    "leaky_relu_backward", "prelu_forward", "prelu_backward", "elu_forward",
+    "elu_backward", "softplus_forward", "softplus_backward", "softmax_forward",
+    "softmax_backward", "log_softmax_forward", "log_softmax_backward", "Ridge",
+    "RadialBasis", "ridge_forward", "ridge_backward", "gaussian_rbf_forward",
+    "gaussian_rbf_backward", "multiquadric_forward", "multiquadric_backward",
+    "inverse_multiquadric_forward", "inverse_multiquadric_backward", "Conv1d", "Conv2d",
+    "conv1d_forward", "conv1d_backward", "conv2d_forward", "conv2d_backward",
+    "conv2d_forward_naive", "conv2d_backward_naive", "correlate2d", "convolve2d",
+    "ConvTranspose2d", "conv_transpose2d_forward", "conv_transpose2d_backward",
+    "col2im", "conv_output_size", "im2col", "MaxPool2d", "AvgPool2d", "GlobalAvgPool2d",
+    "max_pool2d_forward", "max_pool2d_backward", "avg_pool2d_forward",
+    "avg_pool2d_backward", "global_avg_pool2d_forward", "global_avg_pool2d_backward",
+    "Flatten", "flatten_forward", "flatten_backward", "BatchNorm1d", "BatchNorm2d",
+    "batch_norm_forward", "batch_norm_backward", "LayerNorm", "layer_norm_forward",
+    "layer_norm_backward", "Dropout", "dropout_forward", "dropout_backward",
+    "MultiHeadAttention", "scaled_dot_product_attention_forward",
+    "scaled_dot_product_attention_backward", "multi_head_attention_forward",
+    "multi_head_attention_backward", "mse_loss", "half_sum_squared_error",
+    "quadratic_loss", "zero_one_loss", "binary_cross_entropy",
+    "binary_cross_entropy_with_logits", "cross_entropy", "one_hot", "accuracy",
+    "Optimizer", "SGD", "Adagrad", "RMSprop", "Adam", "descent_path", "Value", "fit",
+    "evaluate", "predict", "History", "load_fashion_mnist", "fashion_mnist_paths",
+    "FASHION_MNIST_CLASSES", "make_xor", "make_moons", "make_spirals",
+    "iterate_minibatches", "shift_images", "check", "ExerciseFailed", "check_gradients",
+    "numerical_gradient", "relative_error", "models", "lenet", "__version__",
+]

@@ -9,6 +9,11 @@ import numbers
 
 import numpy as np
 
+__all__ = [
+    "as_float_array", "positive_int", "int_pair", "same_shape", "real_number",
+    "bias_vector",
+]
+
 
 def as_float_array(x, name: str, func: str, *, ndim=None, layout: str | None = None) -> np.ndarray:
     """Return ``x`` as a floating NumPy array, or raise a clear TypeError/ValueError.

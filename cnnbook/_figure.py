@@ -5,6 +5,8 @@ import sys
 
 from matplotlib.figure import Figure
 
+__all__ = ["new_figure"]
+
 
 def new_figure(**kwargs) -> Figure:
     """A Figure outside pyplot's registry: no global state, any backend (Agg included),

@@ -5,7 +5,7 @@ A single-input kernel returns ``dx`` itself; a kernel with a learnable input (PR
 ``weight``) returns a tuple in argument order. Names and hyperparameters follow
 ``torch.nn.functional``. The functions of 000's table (identity, binary step, logistic,
 tanh, arctan, ReLU, PReLU, ELU, SoftPlus) are here, with leaky ReLU, softmax and
-log-softmax; 003's ridge and radial functions are in ``cnnbook.activations_radial``.
+log-softmax; 003's ridge and radial functions are in ``cnnbook.radial``.
 
 Where a derivative is undefined (ReLU-like kinks at x = 0) we take PyTorch's value, so
 that gradients agree with it exactly: ReLU'(0) = 0, LeakyReLU'(0) = PReLU'(0) = the
@@ -19,6 +19,18 @@ import numpy as np
 
 from ._checks import as_float_array, positive_int, real_number
 from .module import Module
+
+__all__ = [
+    "identity_forward", "identity_backward", "binary_step_forward",
+    "binary_step_backward", "sigmoid", "sigmoid_forward", "sigmoid_backward",
+    "tanh_forward", "tanh_backward", "arctan_forward", "arctan_backward",
+    "relu_forward", "relu_backward", "leaky_relu_forward", "leaky_relu_backward",
+    "prelu_forward", "prelu_backward", "elu_forward", "elu_backward",
+    "softplus_forward", "softplus_backward", "softmax_forward", "softmax_backward",
+    "log_softmax_forward", "log_softmax_backward", "Identity", "BinaryStep", "Sigmoid",
+    "Tanh", "ArcTan", "ReLU", "LeakyReLU", "ELU", "Softplus", "Softmax", "LogSoftmax",
+    "PReLU",
+]
 
 
 def identity_forward(x):

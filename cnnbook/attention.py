@@ -15,8 +15,14 @@ from __future__ import annotations
 import numpy as np
 
 from ._checks import as_float_array, positive_int
-from .init import make_rng, uniform_fan_in
+from ._init import make_rng, uniform_fan_in
 from .module import Module
+
+__all__ = [
+    "scaled_dot_product_attention_forward", "scaled_dot_product_attention_backward",
+    "multi_head_attention_forward", "multi_head_attention_backward",
+    "MultiHeadAttention",
+]
 
 
 # -- scaled dot-product attention ----------------------------------------------------------

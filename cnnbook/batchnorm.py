@@ -21,6 +21,8 @@ import numpy as np
 from ._checks import as_float_array, positive_int
 from .module import Module
 
+__all__ = ["batch_norm_forward", "batch_norm_backward", "BatchNorm1d", "BatchNorm2d"]
+
 # When mean^2 > _ILL_CONDITIONED * var for some channel, var = E[x^2] - mean^2 would
 # cancel too many digits, so the statistics are taken the two-pass way, from x - mean.
 _ILL_CONDITIONED = 10.0

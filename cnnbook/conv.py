@@ -7,16 +7,16 @@ Deep-learning "convolution" is cross-correlation (the kernel is not flipped):
 with xp the zero-padded input, s the stride and d the dilation. Layout NCHW, weights
 OIHW, as in ``torch.nn.functional.conv2d``. True convolution (kernel rotated by 180
 degrees) is ``convolve2d``. The fast kernels are im2col plus one matrix product
-(``cnnbook.im2col``); the ``_naive`` twins spell the sum out with loops.
+(``cnnbook._im2col``); the ``_naive`` twins spell the sum out with loops.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from ._checks import as_float_array, bias_vector, int_pair, positive_int
-from .im2col import (conv_core, conv_grads, conv_output_size, pad2d, padded_output_size,
+from ._im2col import (conv_core, conv_grads, conv_output_size, pad2d, padded_output_size,
                      resolve_padding)
-from .init import uniform_fan_in
+from ._init import uniform_fan_in
 from .module import Module
 
 __all__ = [

@@ -15,8 +15,8 @@ from __future__ import annotations
 import numpy as np
 
 from ._checks import as_float_array, bias_vector, int_pair, positive_int
-from .im2col import conv_core, conv_grads
-from .init import uniform_fan_in
+from ._im2col import conv_core, conv_grads
+from ._init import uniform_fan_in
 from .module import Module
 
 __all__ = ["conv_transpose2d_forward", "conv_transpose2d_backward", "ConvTranspose2d"]

@@ -4,8 +4,10 @@ from __future__ import annotations
 import numpy as np
 
 from ._checks import as_float_array, positive_int
-from .init import uniform_fan_in
+from ._init import uniform_fan_in
 from .module import Module
+
+__all__ = ["dense_forward", "dense_backward", "Dense"]
 
 
 def dense_forward(x, weight, bias=None):

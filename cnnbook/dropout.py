@@ -19,8 +19,10 @@ import numbers
 import numpy as np
 
 from ._checks import as_float_array
-from .init import make_rng
+from ._init import make_rng
 from .module import Module
+
+__all__ = ["dropout_forward", "dropout_backward", "Dropout"]
 
 
 def _check_p(p, func):

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+__all__ = ["numerical_gradient", "relative_error", "check_gradients"]
+
 
 def numerical_gradient(f, inputs, dout, wrt: int = 0, h: float = 1e-6) -> np.ndarray:
     """Central-difference estimate of d sum(f(*inputs) * dout) / d inputs[wrt].

@@ -17,6 +17,8 @@ import numpy as np
 from ._checks import as_float_array, positive_int
 from .module import Module
 
+__all__ = ["layer_norm_forward", "layer_norm_backward", "LayerNorm"]
+
 
 def _as_shape(normalized_shape, func):
     if isinstance(normalized_shape, numbers.Integral) and not isinstance(normalized_shape, bool):

@@ -14,6 +14,12 @@ import numpy as np
 from ._checks import as_float_array, positive_int, real_number, same_shape
 from .activations import sigmoid
 
+__all__ = [
+    "mse_loss", "half_sum_squared_error", "quadratic_loss", "zero_one_loss",
+    "binary_cross_entropy", "binary_cross_entropy_with_logits", "one_hot",
+    "cross_entropy", "accuracy",
+]
+
 
 def _pair(pred, target, func, pred_name="pred"):
     pred = as_float_array(pred, pred_name, func)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+__all__ = ["Module", "Sequential"]
+
 
 class Module:
     """Base class: a layer or a composition of layers."""

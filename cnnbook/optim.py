@@ -24,6 +24,8 @@ import numpy as np
 
 from ._checks import as_float_array, positive_int, real_number
 
+__all__ = ["Optimizer", "SGD", "Adagrad", "RMSprop", "Adam", "descent_path"]
+
 
 class Optimizer:
     """Base class: holds the parameter triples and per-parameter state."""

@@ -13,6 +13,8 @@ from matplotlib.colors import ListedColormap
 from ._checks import as_float_array, positive_int
 from ._figure import new_figure
 
+__all__ = ["plot_history", "show_images", "plot_decision_boundary", "plot_filters"]
+
 _CLASS_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
                  "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
 

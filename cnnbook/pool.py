@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._checks import as_float_array, int_pair
-from .im2col import pad2d, padded_output_size
+from ._im2col import pad2d, padded_output_size
 from .module import Module
 
 __all__ = [

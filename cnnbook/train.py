@@ -21,8 +21,10 @@ import numpy as np
 
 from ._checks import positive_int
 from .activations import Sigmoid
-from .init import make_rng
+from ._init import make_rng
 from .losses import binary_cross_entropy
+
+__all__ = ["History", "progress_mode", "fit", "predict", "evaluate"]
 
 _MODES = ("off", "text", "notebook")
 

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from helpers import check_fan_out, check_op
 from cnnbook import activations as A
-from cnnbook import activations_radial as R
+from cnnbook import radial as R
 
 
 def away_from(rng, shape, kinks=(0.0,), gap=0.05, scale=3.0):

@@ -14,7 +14,7 @@ from cnnbook.conv import (Conv1d, Conv2d, conv1d_backward, conv1d_forward, conv2
                           conv_output_size, convolve2d, correlate2d)
 from cnnbook.conv_transpose import (ConvTranspose2d, conv_transpose2d_backward,
                                     conv_transpose2d_forward)
-from cnnbook.im2col import col2im, im2col
+from cnnbook import col2im, im2col
 from helpers import check_fan_out, check_op
 
 SETTINGS = settings(max_examples=20, deadline=None)
@@ -27,12 +27,12 @@ def _randn(rng, *shape):
 
 
 # the module, not the function of the same name that cnnbook/__init__.py exports
-im2col_module = importlib.import_module("cnnbook.im2col")
+im2col_module = importlib.import_module("cnnbook._im2col")
 
 
 @contextlib.contextmanager
 def block_bytes(nbytes):
-    """Shrink ``cnnbook.im2col.BLOCK_BYTES`` so that every image is its own block."""
+    """Shrink ``cnnbook._im2col.BLOCK_BYTES`` so that every image is its own block."""
     old = im2col_module.BLOCK_BYTES
     im2col_module.BLOCK_BYTES = nbytes
     assert im2col_module.block_size(10, 100) == min(10, max(1, nbytes // 100))

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from cnnbook import data
+from cnnbook.data import fashion_mnist as fm
 
 SYSTEM = Path("/usr/share/datasets/fashion-mnist")
 needs_debian_copy = pytest.mark.skipif(
@@ -24,9 +25,9 @@ def isolated(tmp_path, monkeypatch):
     monkeypatch.setenv("CNNBOOK_PROGRESS", "off")
     system, cache = tmp_path / "system", tmp_path / "cache"
     system.mkdir()
-    monkeypatch.setattr(data, "_SYSTEM_DIR", system)
-    monkeypatch.setattr(data, "_cache_dir", lambda: cache)
-    monkeypatch.setattr(data, "_MIRRORS", ((tmp_path / "nowhere").as_uri() + "/",
+    monkeypatch.setattr(fm, "_SYSTEM_DIR", system)
+    monkeypatch.setattr(fm, "_cache_dir", lambda: cache)
+    monkeypatch.setattr(fm, "_MIRRORS", ((tmp_path / "nowhere").as_uri() + "/",
                                            (tmp_path / "nowhere2").as_uri() + "/"))
     return tmp_path
 
@@ -65,12 +66,12 @@ def test_real_copy(split, n, monkeypatch):
 def test_fresh_arrays_and_memoized(monkeypatch):
     monkeypatch.delenv("CNNBOOK_DATA", raising=False)
     images, labels = data.load_fashion_mnist("test", download=False)
-    hits = data._read_idx.cache_info().hits
+    hits = fm._read_idx.cache_info().hits
     images[:] = -1.0  # learners may change what they get...
     labels[:] = -1
     again, labels_again = data.load_fashion_mnist("test", download=False)
     assert again.min() == 0.0 and labels_again.min() == 0  # ...without changing the next load
-    assert data._read_idx.cache_info().hits == hits + 2  # second load: no re-read, no re-hash
+    assert fm._read_idx.cache_info().hits == hits + 2  # second load: no re-read, no re-hash
     assert again.flags.writeable and labels_again.flags.writeable
 
 
@@ -143,17 +144,17 @@ def test_missing_file(tmp_path):
 
 @needs_debian_copy
 def test_broken_system_copy_says_reinstall(isolated):
-    copy_of_test_split(data._SYSTEM_DIR, b"\x1f\x8b\x08\x00")
+    copy_of_test_split(fm._SYSTEM_DIR, b"\x1f\x8b\x08\x00")
     with pytest.raises(ValueError, match="apt install --reinstall dataset-fashion-mnist"):
         data.load_fashion_mnist("test")
 
 
 @needs_debian_copy
 def test_broken_cached_copy_says_delete_and_run_again(isolated):
-    copy_of_test_split(data._cache_dir(), (SYSTEM / LABELS).read_bytes()[:100])
+    copy_of_test_split(fm._cache_dir(), (SYSTEM / LABELS).read_bytes()[:100])
     with pytest.raises(ValueError, match="truncated gzip") as info:
         data.load_fashion_mnist("test")
-    assert f"Delete {data._cache_dir() / LABELS} and run again" in str(info.value)
+    assert f"Delete {fm._cache_dir() / LABELS} and run again" in str(info.value)
 
 
 @needs_debian_copy
@@ -174,7 +175,7 @@ def test_recompressed_or_plain_copy_accepted(tmp_path):
 @needs_debian_copy
 def test_search_order(isolated, monkeypatch):
     explicit, env = isolated / "explicit", isolated / "env"
-    for folder in (explicit, env, data._SYSTEM_DIR, data._cache_dir()):
+    for folder in (explicit, env, fm._SYSTEM_DIR, fm._cache_dir()):
         copy_of_test_split(folder)
     monkeypatch.setenv("CNNBOOK_DATA", str(env))
 
@@ -186,15 +187,15 @@ def test_search_order(isolated, monkeypatch):
     assert used(data_dir=explicit) == explicit
     assert used() == env
     monkeypatch.delenv("CNNBOOK_DATA")
-    assert used() == data._SYSTEM_DIR
-    (data._SYSTEM_DIR / LABELS).unlink()  # an incomplete system copy is passed over
-    assert used() == data._cache_dir()
+    assert used() == fm._SYSTEM_DIR
+    (fm._SYSTEM_DIR / LABELS).unlink()  # an incomplete system copy is passed over
+    assert used() == fm._cache_dir()
     assert data.load_fashion_mnist("test", download=False)[0].shape == (10_000, 28, 28)
 
 
 @needs_debian_copy
 def test_env_folder_must_hold_the_files(isolated, monkeypatch):
-    copy_of_test_split(data._SYSTEM_DIR)
+    copy_of_test_split(fm._SYSTEM_DIR)
     monkeypatch.setenv("CNNBOOK_DATA", str(isolated / "missing"))
     with pytest.raises(FileNotFoundError, match=r"\$CNNBOOK_DATA=.*folder does not exist"):
         data.load_fashion_mnist("test")
@@ -213,35 +214,35 @@ def _server(tmp_path) -> Path:
 
 def _trust_debian_bytes(monkeypatch):
     """Make the pinned download hashes those of the Debian copy the local mirror serves."""
-    table = {name: (debian, debian, content) for name, (_, debian, content) in data._SHA256.items()}
-    monkeypatch.setattr(data, "_SHA256", table)
+    table = {name: (debian, debian, content) for name, (_, debian, content) in fm._SHA256.items()}
+    monkeypatch.setattr(fm, "_SHA256", table)
 
 
 @needs_debian_copy
 def test_download_verifies_checksum(isolated, monkeypatch):
     server = _server(isolated)
-    monkeypatch.setattr(data, "_MIRRORS", ((isolated / "down").as_uri() + "/", server.as_uri() + "/"))
+    monkeypatch.setattr(fm, "_MIRRORS", ((isolated / "down").as_uri() + "/", server.as_uri() + "/"))
     # The Debian .gz bytes are not the official .gz: pooch must refuse them.
     with pytest.raises(FileNotFoundError, match="(?i)hash") as info:
         data.load_fashion_mnist("test")
     assert "sudo apt install dataset-fashion-mnist" in str(info.value)
-    assert not list(data._cache_dir().glob("*.gz"))  # nothing unverified is left in the cache
+    assert not list(fm._cache_dir().glob("*.gz"))  # nothing unverified is left in the cache
     _trust_debian_bytes(monkeypatch)
     images, labels = data.load_fashion_mnist("test")  # the first mirror fails, the second works
     assert images.shape == (10_000, 28, 28) and np.bincount(labels).tolist() == [1000] * 10
-    assert sorted(p.name for p in data._cache_dir().iterdir()) == sorted(TEST_FILES)
-    assert data.fashion_mnist_paths("test", download=False)[0].parent == data._cache_dir()
+    assert sorted(p.name for p in fm._cache_dir().iterdir()) == sorted(TEST_FILES)
+    assert data.fashion_mnist_paths("test", download=False)[0].parent == fm._cache_dir()
 
 
 @needs_debian_copy
 def test_download_rejects_wrong_file(isolated, monkeypatch):
     server = _server(isolated)
     shutil.copyfile(SYSTEM / TEST_FILES[0], server / LABELS)  # images served as labels
-    monkeypatch.setattr(data, "_MIRRORS", (server.as_uri() + "/",))
+    monkeypatch.setattr(fm, "_MIRRORS", (server.as_uri() + "/",))
     _trust_debian_bytes(monkeypatch)
     with pytest.raises(FileNotFoundError, match="downloading t10k-labels-idx1-ubyte.gz failed"):
         data.load_fashion_mnist("test")
-    assert not (data._cache_dir() / LABELS).exists()
+    assert not (fm._cache_dir() / LABELS).exists()
 
 
 def test_offline_without_copy_lists_the_ways(isolated):
@@ -251,15 +252,15 @@ def test_offline_without_copy_lists_the_ways(isolated):
         message = str(info.value)
         assert "sudo apt install dataset-fashion-mnist" in message
         assert "CNNBOOK_DATA" in message and "train-images-idx3-ubyte.gz" in message
-        assert all(mirror in message for mirror in data._MIRRORS)
-        assert str(data._SYSTEM_DIR) in message and str(data._cache_dir()) in message
+        assert all(mirror in message for mirror in fm._MIRRORS)
+        assert str(fm._SYSTEM_DIR) in message and str(fm._cache_dir()) in message
 
 
 def test_pinned_hashes_and_mirrors_look_right():
-    assert data._MIRRORS[0] == "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
-    assert "zalandoresearch/fashion-mnist" in data._MIRRORS[1]
-    assert len(data._SHA256) == 4
-    for hashes in data._SHA256.values():
+    assert fm._MIRRORS[0] == "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
+    assert "zalandoresearch/fashion-mnist" in fm._MIRRORS[1]
+    assert len(fm._SHA256) == 4
+    for hashes in fm._SHA256.values():
         assert len(set(hashes)) == 3 and all(len(h) == 64 and int(h, 16) >= 0 for h in hashes)
 
 

@@ -1,5 +1,5 @@
-"""The exercise version of the notebooks (``cnnbook.student``), its grading
-(``cnnbook.grade``) and in-place execution (``cnnbook.execute``).
+"""The exercise version of the notebooks (``cnnbook.course.student``), its grading
+(``cnnbook.course.grade``) and in-place execution (``cnnbook.course.execute``).
 
 A small notebook is built here following the exercise pattern of HELPERS.md; every real
 chapter in chapters/ is converted, executed and graded too.
@@ -15,8 +15,8 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-from cnnbook.grade import grade_notebook
-from cnnbook.student import BEGIN, CHECK_CALL, END, main as student_main, strip_solution
+from cnnbook.course.grade import grade_notebook
+from cnnbook.course.student import BEGIN, CHECK_CALL, END, main as student_main, strip_solution
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = sorted((ROOT / "chapters").glob("[0-9]*.ipynb"))
@@ -76,7 +76,7 @@ def small_notebook():
 
 @pytest.fixture(scope="module")
 def books(tmp_path_factory):
-    """(solution notebook, student notebook): written by ``python -m cnnbook.student``."""
+    """(solution notebook, student notebook): written by ``python -m cnnbook.course.student``."""
     root = tmp_path_factory.mktemp("book")
     (root / "chapters").mkdir()
     source = root / "chapters" / "01_small.ipynb"
@@ -92,7 +92,7 @@ def _code(nb):
 
 def _grade_strictly(notebooks, tmp_path):
     report = tmp_path / "grade.json"
-    run = subprocess.run([sys.executable, "-m", "cnnbook.grade", "--json", str(report),
+    run = subprocess.run([sys.executable, "-m", "cnnbook.course.grade", "--json", str(report),
                           *map(str, notebooks)], capture_output=True, text=True, timeout=3600)
     return run, json.loads(report.read_text())
 
@@ -203,7 +203,7 @@ def test_execute_in_place_with_the_venv_kernel(tmp_path):
     nbformat.write(new_notebook(metadata={"kernelspec": KERNELSPEC}, cells=[
         new_code_cell("import os, sys\nprint(sys.executable)\nprint(os.getcwd())\n"
                       "print(os.environ['CNNBOOK_PROGRESS'])")]), path)
-    run = subprocess.run([sys.executable, "-m", "cnnbook.execute", str(path)],
+    run = subprocess.run([sys.executable, "-m", "cnnbook.course.execute", str(path)],
                          capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr
     assert "run.ipynb: executed in" in run.stdout
@@ -218,7 +218,7 @@ def test_execute_stops_at_the_first_error_and_keeps_the_file(tmp_path):
     nbformat.write(new_notebook(metadata={"kernelspec": KERNELSPEC}, cells=[
         new_code_cell("raise RuntimeError('deliberate')"), new_code_cell("print('never')")]), path)
     before = path.read_text()
-    run = subprocess.run([sys.executable, "-m", "cnnbook.execute", str(path)],
+    run = subprocess.run([sys.executable, "-m", "cnnbook.course.execute", str(path)],
                          capture_output=True, text=True, timeout=600)
     assert run.returncode == 1
     assert "broken.ipynb: execution stopped" in run.stderr and "deliberate" in run.stderr

@@ -10,7 +10,7 @@ stated tolerance and shows a short verdict: what is wrong (not done yet, an exce
 the line it came from, None, wrong type, shape or dtype, NaN, a changed input, wrong
 values, a common mistake) with a hint, never the expected values. It returns None, so
 "Run all" goes on past an unfinished exercise; with ``CNNBOOK_STRICT=1`` (what
-``python -m cnnbook.grade`` sets) a failure raises ``ExerciseFailed`` instead.
+``python -m cnnbook.course.grade`` sets) a failure raises ``ExerciseFailed`` instead.
 
 Each chapter declares its exercises in ``cnnbook/exercises/chNN.py`` as a list
 ``EXERCISES`` of ``Exercise`` objects (see ``ch01.py`` for the pattern).
@@ -28,7 +28,7 @@ def check(name: str, fn) -> None:
 
     Shows the verdict and returns None; in strict mode (CNNBOOK_STRICT=1) a failure
     raises ``ExerciseFailed``. When CNNBOOK_GRADE_REPORT names a file, the verdict is
-    appended to it as a JSON line (this is how ``python -m cnnbook.grade`` collects scores).
+    appended to it as a JSON line (this is how ``python -m cnnbook.course.grade`` collects scores).
     """
     verdict = evaluate(name, fn)
     record(verdict)

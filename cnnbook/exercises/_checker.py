@@ -19,6 +19,8 @@ import numpy as np
 from ..gradcheck import relative_error
 from ._spec import Case, Exercise, get
 
+__all__ = ["CATEGORIES", "DEFAULT_HINTS", "Verdict", "evaluate"]
+
 # Every diagnosis, with the words the verdict leads with.
 CATEGORIES = {
     "passed": "correct",

@@ -1,5 +1,5 @@
 """Showing a verdict: coloured HTML in Jupyter (with a plain-text twin), plain text
-elsewhere; a JSON line for ``python -m cnnbook.grade``; an exception in strict mode."""
+elsewhere; a JSON line for ``python -m cnnbook.course.grade``; an exception in strict mode."""
 from __future__ import annotations
 
 import html
@@ -8,6 +8,8 @@ import os
 import re
 
 from ._checker import Verdict
+
+__all__ = ["ExerciseFailed", "strict_mode", "record", "show", "to_html"]
 
 _COLOURS = {"passed": "#1a7f37", "not_done": "#9a6700"}
 _FAILED = "#cf222e"

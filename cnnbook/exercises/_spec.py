@@ -15,6 +15,8 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
+__all__ = ["Case", "case", "Mistake", "Exercise", "get"]
+
 _NAME = re.compile(r"(ch\d\d)\.\w+")
 
 

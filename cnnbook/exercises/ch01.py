@@ -7,6 +7,8 @@ from ..activations import binary_step_forward
 from ..dense import dense_forward as _dense_forward
 from ._spec import Exercise, Mistake, case
 
+__all__ = ["EXERCISES"]
+
 _rng = np.random.default_rng(101)  # draws the fixed cases once, the same on every run
 
 

@@ -6,6 +6,8 @@ import numpy as np
 
 from ._spec import Exercise, Mistake, case
 
+__all__ = ["EXERCISES"]
+
 _rng = np.random.default_rng(202)  # draws the fixed cases once, the same on every run
 
 

@@ -11,6 +11,8 @@ from ..activations import sigmoid as _sigmoid
 from ..activations import softmax_forward as _softmax_forward
 from ._spec import Exercise, Mistake, case
 
+__all__ = ["EXERCISES"]
+
 _rng = np.random.default_rng(303)  # draws the fixed cases once, the same on every run
 
 

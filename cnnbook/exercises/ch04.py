@@ -9,6 +9,8 @@ from ..dense import dense_forward as _dense_forward
 from ..losses import cross_entropy as _cross_entropy
 from ._spec import Exercise, Mistake, case
 
+__all__ = ["EXERCISES"]
+
 _rng = np.random.default_rng(404)  # draws the fixed cases once, the same on every run
 
 

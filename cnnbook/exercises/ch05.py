@@ -6,8 +6,10 @@ import numpy as np
 
 from ..conv import conv2d_backward, conv2d_forward, conv_output_size as _conv_output_size
 from ..conv import convolve2d, correlate2d
-from ..im2col import im2col as _im2col
+from .._im2col import im2col as _im2col
 from ._spec import Exercise, Mistake, case
+
+__all__ = ["EXERCISES"]
 
 _rng = np.random.default_rng(505)  # draws the fixed cases once, the same on every run
 

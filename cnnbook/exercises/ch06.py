@@ -10,6 +10,8 @@ from ..pool import max_pool2d_backward as _max_pool2d_backward
 from ..pool import max_pool2d_forward as _max_pool2d_forward
 from ._spec import Exercise, Mistake, case
 
+__all__ = ["EXERCISES"]
+
 _rng = np.random.default_rng(606)  # draws the fixed cases once, the same on every run
 
 # 001's feature map after ReLU (chapter 6, section 6.2): every 2x2 window has one maximum

@@ -1,9 +1,9 @@
-"""Execute notebooks in place: ``python -m cnnbook.execute chapters/01_neurons.ipynb ...``
+"""Execute notebooks in place: ``python -m cnnbook.course.execute chapters/01_neurons.ipynb ...``
 
 Each notebook runs top to bottom in a fresh ``python3`` kernel whose working directory is
 the notebook's folder, with progress bars as plain text (CNNBOOK_PROGRESS=text). The
 first failing cell stops everything and leaves that notebook's file untouched.
-Used by ``make execute``; ``cnnbook.grade`` runs notebooks through ``run_notebook`` too.
+Used by ``make execute``; ``cnnbook.course.grade`` runs notebooks through ``run_notebook`` too.
 """
 from __future__ import annotations
 
@@ -17,6 +17,8 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+
+__all__ = ["TIMEOUT", "run_notebook", "tidy_streams", "main"]
 
 TIMEOUT = 600  # seconds per cell
 
@@ -67,7 +69,7 @@ def tidy_streams(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m cnnbook.execute",
+    parser = argparse.ArgumentParser(prog="python -m cnnbook.course.execute",
                                      description="Execute notebooks in place, stopping at the first error.")
     parser.add_argument("notebooks", nargs="+", help="notebook files (.ipynb)")
     parser.add_argument("--timeout", type=int, default=TIMEOUT, help="seconds allowed per cell")

@@ -18,6 +18,8 @@ from __future__ import annotations
 import math
 import numbers
 
+__all__ = ["Value", "draw_graph"]
+
 
 class Value:
     """A scalar node: ``data`` (forward value), ``grad`` (d output / d this node, filled

@@ -7,7 +7,7 @@ import pytest
 import torch
 from matplotlib.figure import Figure
 
-from cnnbook.graph import Value, draw_graph
+from cnnbook.autograd import Value, draw_graph
 
 
 def test_worked_example_of_source_004():

@@ -26,6 +26,11 @@ from numpy.lib.stride_tricks import as_strided
 
 from ._checks import as_float_array, int_pair, positive_int
 
+__all__ = [
+    "BLOCK_BYTES", "conv_output_size", "resolve_padding", "padded_output_size", "pad2d",
+    "window_view", "im2col", "col2im", "block_size", "conv_core", "conv_grads",
+]
+
 # Bytes of column matrix per block: measured on the benchmarks (W1-W3, see
 # benchmarks/README.md); large enough for long BLAS calls, small enough for L2.
 BLOCK_BYTES = 1 << 20

@@ -1,4 +1,4 @@
-"""Write the exercise version of the chapters: ``python -m cnnbook.student SRC DEST``.
+"""Write the exercise version of the chapters: ``python -m cnnbook.course.student SRC DEST``.
 
 For every notebook in SRC (a folder, or one .ipynb file), in each code cell tagged
 ``solution`` the lines from ``### BEGIN SOLUTION`` to ``### END SOLUTION`` become, at the
@@ -16,6 +16,8 @@ import sys
 from pathlib import Path
 
 import nbformat
+
+__all__ = ["CHECK_CALL", "strip_solution", "to_student", "chapter_number", "main"]
 
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 CHECK_CALL = re.compile(r"""\bcheck\(\s*["']([\w.]+)["']""")
@@ -103,7 +105,7 @@ def chapter_number(path: Path, nb) -> str:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m cnnbook.student",
+    parser = argparse.ArgumentParser(prog="python -m cnnbook.course.student",
                                      description="Write the exercise version of the chapters.")
     parser.add_argument("src", help="folder of notebooks (or one .ipynb file)")
     parser.add_argument("dest", help="output folder (may be the same as src)")
@@ -111,7 +113,7 @@ def main(argv=None) -> int:
     src, dest = Path(args.src), Path(args.dest)
     paths = sorted(src.glob("*.ipynb")) if src.is_dir() else [src]
     if not paths or not all(p.is_file() for p in paths):
-        print(f"cnnbook.student: no notebooks found at {src}", file=sys.stderr)
+        print(f"cnnbook.course.student: no notebooks found at {src}", file=sys.stderr)
         return 1
     converted = []  # convert every notebook before writing any, so an error writes nothing
     try:
@@ -119,7 +121,7 @@ def main(argv=None) -> int:
             nb = nbformat.read(path, as_version=4)
             converted.append((path, nb, to_student(nb, chapter_number(path, nb), f"{path}: ")))
     except ValueError as exc:
-        print(f"cnnbook.student: {exc}", file=sys.stderr)
+        print(f"cnnbook.course.student: {exc}", file=sys.stderr)
         return 1
     dest.mkdir(parents=True, exist_ok=True)
     if src.is_dir() and src.resolve() != dest.resolve():

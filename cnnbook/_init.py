@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
+__all__ = ["make_rng", "uniform_fan_in"]
+
 
 def make_rng(rng=None) -> np.random.Generator:
     """A ``numpy.random.Generator`` from a seed, a Generator, or None (fresh entropy)."""

@@ -16,8 +16,15 @@ import numpy as np
 
 from ._checks import as_float_array, positive_int, real_number
 from .activations import sigmoid
-from .init import make_rng, uniform_fan_in
+from ._init import make_rng, uniform_fan_in
 from .module import Module
+
+__all__ = [
+    "RIDGE_FUNCTIONS", "ridge_forward", "ridge_backward", "gaussian_rbf_forward",
+    "gaussian_rbf_backward", "multiquadric_forward", "multiquadric_backward",
+    "inverse_multiquadric_forward", "inverse_multiquadric_backward", "Ridge",
+    "RadialBasis",
+]
 
 RIDGE_FUNCTIONS = ("linear", "relu", "heaviside", "logistic")
 

@@ -1,4 +1,4 @@
-"""Grade notebooks: ``python -m cnnbook.grade student/*.ipynb`` prints a score table.
+"""Grade notebooks: ``python -m cnnbook.course.grade student/*.ipynb`` prints a score table.
 
 Each notebook runs top to bottom in a fresh kernel (its folder as working directory) in
 strict mode, CNNBOOK_STRICT=1, so that a failed ``check`` raises; a failing cell does not
@@ -19,6 +19,8 @@ import nbformat
 
 from .execute import TIMEOUT, run_notebook
 from .student import CHECK_CALL
+
+__all__ = ["NotebookGrade", "grade_notebook", "format_table", "main"]
 
 
 @dataclass
@@ -105,7 +107,7 @@ def format_table(grades: list[NotebookGrade], width: int = 100) -> str:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m cnnbook.grade",
+    parser = argparse.ArgumentParser(prog="python -m cnnbook.course.grade",
                                      description="Run notebooks strictly and print a score table.")
     parser.add_argument("notebooks", nargs="+", help="notebook files (.ipynb)")
     parser.add_argument("--timeout", type=int, default=TIMEOUT, help="seconds allowed per cell")

@@ -1,0 +1,12 @@
+"""Data for the book: Fashion-MNIST (real images) and seeded toy sets.
+
+``load_fashion_mnist`` finds, verifies and parses Fashion-MNIST; the toy sets (XOR,
+moons, spirals) are drawn from a seeded generator. See chapters 1, 3, 4 and 6.
+"""
+from .fashion_mnist import FASHION_MNIST_CLASSES, fashion_mnist_paths, load_fashion_mnist
+from .toy import iterate_minibatches, make_moons, make_spirals, make_xor, shift_images
+
+__all__ = [
+    "FASHION_MNIST_CLASSES", "fashion_mnist_paths", "load_fashion_mnist",
+    "iterate_minibatches", "make_moons", "make_spirals", "make_xor", "shift_images",
+]

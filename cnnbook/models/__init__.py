@@ -1,0 +1,5 @@
+"""Models built from the book's layers, one home each, used by the chapters and the
+benchmarks alike."""
+from .lenet import lenet
+
+__all__ = ["lenet"]

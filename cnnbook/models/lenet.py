@@ -1,0 +1,32 @@
+"""LeNet-style CNN for 28x28 grey images (chapter 6, the benchmarks' workload W7)."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..activations import ReLU
+from ..conv import Conv2d
+from ..dense import Dense
+from ..flatten import Flatten
+from ..module import Sequential
+from ..pool import MaxPool2d
+
+__all__ = ["lenet"]
+
+
+def lenet(n_classes=10, rng=None, channels=(6, 16), kernel=5, stride=1, padding2=0):
+    """A LeNet-style CNN for (N, 1, 28, 28) images; returns logits (N, n_classes).
+
+    Two stages of convolution, ReLU and 2x2 max pooling, then dense layers of 120, 84
+    and ``n_classes`` units. The defaults give the network of chapter 6's table (61,706
+    parameters); ``channels``, ``kernel``, ``stride`` (of the first convolution) and
+    ``padding2`` (of the second) are the variants of section 6.8. See chapter 6.
+    """
+    c1, c2 = channels
+    layers = [Conv2d(1, c1, kernel, stride=stride, padding=kernel // 2, rng=rng), ReLU(), MaxPool2d(2),
+              Conv2d(c1, c2, kernel, padding=padding2, rng=rng), ReLU(), MaxPool2d(2), Flatten()]
+    x = np.zeros((1, 1, 28, 28), dtype=np.float32)
+    n_flat = Sequential(*layers).forward(x).shape[1]  # size of the flattened maps
+    return Sequential(*layers,
+                      Dense(n_flat, 120, rng=rng), ReLU(),
+                      Dense(120, 84, rng=rng), ReLU(),
+                      Dense(84, n_classes, rng=rng))
