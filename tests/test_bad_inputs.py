@@ -1,0 +1,144 @@
+"""The bad-input sweep, re-runnable: public names called with bad input or at the extremes.
+
+One table, one row per call: ``bad(callable, *args, raises=..., says=[...], **kwargs)``. The
+call must raise exactly that exception type, and its message must contain every string in
+``says`` (the function, the argument, what was expected, what came in; for data files the
+file and the fix). An argument given as ``Setup(make)`` is built for the row from the test's
+``tmp_path`` and ``monkeypatch`` (files and folders, environment variables), so no row touches
+the network or the real data. Calls at the extremes that must *work* are tested beside the
+code they exercise (test_data.py, test_optim.py, ...).
+"""
+from __future__ import annotations
+
+import gzip
+
+import numpy as np
+import pytest
+
+from cnnbook.data import fashion_mnist as fm
+from cnnbook.data import fashion_mnist_paths, load_fashion_mnist
+
+
+class Setup:
+    """An argument made for the row: ``make(tmp_path, monkeypatch) -> value``."""
+
+    def __init__(self, make):
+        self.make = make
+
+    def __repr__(self):
+        return self.make.__name__
+
+
+def bad(func, *args, raises, says, **kwargs):
+    shown = ", ".join([repr(a)[:30] for a in args] + [f"{k}={v!r:.30}" for k, v in kwargs.items()])
+    name = getattr(func, "__qualname__", repr(func))
+    return pytest.param(func, args, kwargs, raises, says, id=f"{name}({shown})")
+
+
+# ---------------------------------------------------------------- data files (tmp_path only)
+
+IMAGES, LABELS = "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"
+
+
+def isolate(tmp, mp, *, system_copy=False):
+    """No $CNNBOOK_DATA, a system folder and a cache under tmp, mirrors that do not exist.
+    ``system_copy``: the system folder holds (empty stand-ins for) the test split, enough for
+    the search, which only looks for the files."""
+    mp.delenv("CNNBOOK_DATA", raising=False)
+    mp.setenv("CNNBOOK_PROGRESS", "off")
+    system, cache = tmp / "system", tmp / "cache"
+    system.mkdir()
+    if system_copy:
+        for name in (IMAGES, LABELS):
+            (system / name).write_bytes(b"")
+    mp.setattr(fm, "_SYSTEM_DIR", system)
+    mp.setattr(fm, "_cache_dir", lambda: cache)
+    mp.setattr(fm, "_MIRRORS", ((tmp / "nowhere").as_uri() + "/",))
+    return tmp
+
+
+def folder_with(images, labels=b""):
+    """A data_dir whose images file is made by ``images(path, monkeypatch)`` (or holds those bytes)."""
+    def make(tmp, mp):
+        isolate(tmp, mp)
+        folder = tmp / "d"
+        folder.mkdir()
+        (folder / LABELS).write_bytes(labels)
+        if callable(images):
+            images(folder / IMAGES, mp)
+        else:
+            (folder / IMAGES).write_bytes(images)
+        return folder
+    make.__name__ = f"folder_with({getattr(images, '__name__', 'bytes')})"
+    return Setup(make)
+
+
+def unreadable(path, mp):
+    path.write_bytes(gzip.compress(b"x"))
+    real_read = type(path).read_bytes
+
+    def read_bytes(self):
+        if self == path:  # root reads any file: a chmod would not stop it, so pretend
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_read(self)
+    mp.setattr(type(path), "read_bytes", read_bytes)
+
+
+def a_folder(path, mp):
+    path.mkdir()
+
+
+def dangling_symlink(path, mp):
+    path.symlink_to(path.parent / "gone.gz")
+
+
+def gzip_bomb(path, mp):
+    """100 MB of zeros in ~100 KB: the images file holds 7,840,016 bytes."""
+    path.write_bytes(gzip.compress(bytes(100_000_000), compresslevel=1))
+
+
+def empty_env_folder_with_system_copy(tmp, mp):
+    isolate(tmp, mp, system_copy=True)
+    (tmp / "empty").mkdir()
+    mp.setenv("CNNBOOK_DATA", str(tmp / "empty"))
+    return "test"
+
+
+DATA = [
+    bad(load_fashion_mnist, "test", data_dir=folder_with(unreadable), raises=PermissionError,
+        says=[IMAGES, "permission denied", "chmod a+r", "put a good copy there"]),
+    bad(load_fashion_mnist, "test", data_dir=folder_with(gzip_bomb), raises=ValueError,
+        says=[IMAGES, "decompresses to more than 7840016 bytes", "Delete"]),
+    bad(load_fashion_mnist, "test", data_dir=folder_with(b"\0" * 8_000_000), raises=ValueError,
+        says=[IMAGES, "8000000 bytes, larger than any copy", "Delete"]),
+    bad(load_fashion_mnist, "test", data_dir=folder_with(a_folder), raises=FileNotFoundError,
+        says=[f"{IMAGES} is a folder, not a file", "sudo apt install dataset-fashion-mnist"]),
+    bad(load_fashion_mnist, "test", data_dir=folder_with(dangling_symlink),
+        raises=FileNotFoundError, says=[f"{IMAGES} is a broken symbolic link (to ", "gone.gz"]),
+    bad(load_fashion_mnist, Setup(empty_env_folder_with_system_copy), raises=FileNotFoundError,
+        says=["$CNNBOOK_DATA=", f"{IMAGES} is missing", "system: unset CNNBOOK_DATA to use it"]),
+    bad(fashion_mnist_paths, "test", data_dir=123, raises=TypeError,
+        says=["fashion_mnist_paths: data_dir must be a folder path", "got int 123"]),
+    bad(load_fashion_mnist, "test", data_dir=b"/tmp", raises=TypeError,
+        says=["data_dir must be a folder path", "bytes"]),
+    bad(load_fashion_mnist, "test", download="no", raises=TypeError,
+        says=["fashion_mnist_paths: download must be True or False, got 'no'"]),
+    bad(load_fashion_mnist, "valid", raises=ValueError,
+        says=["split must be one of ('train', 'test')", "'valid'"]),
+]
+
+CASES = DATA
+
+
+@pytest.mark.parametrize("func, args, kwargs, raises, says", CASES)
+def test_bad_input(func, args, kwargs, raises, says, tmp_path, monkeypatch):
+    def build(value):
+        return value.make(tmp_path, monkeypatch) if isinstance(value, Setup) else value
+    args = [build(a) for a in args]
+    kwargs = {k: build(v) for k, v in kwargs.items()}
+    with pytest.raises(Exception) as info:
+        func(*args, **kwargs)
+    assert type(info.value) is raises, f"raised {type(info.value).__name__}: {info.value}"
+    message = str(info.value)
+    for text in says:
+        assert text in message, f"{text!r} is not in the message:\n{message}"
