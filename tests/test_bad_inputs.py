@@ -15,8 +15,12 @@ import gzip
 import numpy as np
 import pytest
 
+from cnnbook import optim
+from cnnbook.activations import ReLU
 from cnnbook.data import fashion_mnist as fm
 from cnnbook.data import fashion_mnist_paths, load_fashion_mnist
+from cnnbook.dense import Dense
+from cnnbook.module import Sequential
 
 
 class Setup:
@@ -127,7 +131,44 @@ DATA = [
         says=["split must be one of ('train', 'test')", "'valid'"]),
 ]
 
-CASES = DATA
+# ---------------------------------------------------------------- optimizers
+
+def triple(array, key="w"):
+    return ({key: array}, {}, key)
+
+
+def read_only(shape=(3,)):
+    array = np.ones(shape)
+    array.flags.writeable = False
+    return array
+
+
+W = np.ones(3)
+SHARED = Dense(2, 2, rng=0)
+
+OPTIM = [
+    bad(optim.SGD, None, raises=TypeError,
+        says=["SGD: params must be model.parameters(), a Module, or a list of", "NoneType"]),
+    bad(optim.Adam, 3, raises=TypeError, says=["Adam: params must be", "int 3"]),
+    bad(optim.SGD, [triple(W), triple(W)], raises=ValueError,
+        says=["SGD: params items 0 and 1 are the same array", "'w'", "list each parameter once"]),
+    bad(optim.Adam, [({"a": W, "b": W}, {}, "a"), ({"a": W, "b": W}, {}, "b")], raises=ValueError,
+        says=["Adam: params items 0 and 1 are the same array"]),
+    bad(optim.RMSprop, Sequential(SHARED, ReLU(), SHARED), raises=ValueError,
+        says=["RMSprop: params items 0 and 2 are the same array", "'weight'", "used twice"]),
+    bad(optim.SGD, [triple(np.ones(3, dtype=np.int64))], raises=TypeError,
+        says=["SGD: params item 0", "params_dict['w']", "floating-point", "int64"]),
+    bad(optim.Adagrad, [triple(np.ones(3, dtype=bool))], raises=TypeError,
+        says=["Adagrad: params item 0", "floating-point", "bool"]),
+    bad(optim.Adam, [triple(np.ones(2)), triple(read_only())], raises=ValueError,
+        says=["Adam: params item 1", "read-only", "pass a copy"]),
+    bad(optim.SGD, [triple(np.ones(3))], lr=float("nan"), raises=ValueError,
+        says=["SGD: lr must be a number >= 0", "nan"]),
+    bad(optim.Adam, [triple(np.ones(3))], eps=float("inf"), raises=ValueError,
+        says=["Adam: eps must be a number >= 0", "inf"]),
+]
+
+CASES = DATA + OPTIM
 
 
 @pytest.mark.parametrize("func, args, kwargs, raises, says", CASES)
