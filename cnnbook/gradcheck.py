@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._init import make_rng
+
 __all__ = ["numerical_gradient", "relative_error", "check_gradients"]
 
 
@@ -59,7 +61,7 @@ def check_gradients(forward, backward, inputs, *, wrt=None, rng=None, h: float =
     (default: every array input). Raises AssertionError naming the input and the
     largest discrepancy; returns {position: max abs error} when all agree.
     """
-    rng = np.random.default_rng(rng)
+    rng = make_rng(rng)
     inputs = [np.asarray(a, dtype=np.float64) if isinstance(a, np.ndarray) else a for a in inputs]
     out, cache = forward(*inputs)
     dout = rng.standard_normal(np.shape(out))

@@ -22,7 +22,7 @@ import numpy as np
 from ._checks import positive_int
 from .activations import Sigmoid
 from ._init import make_rng
-from .losses import binary_cross_entropy
+from .losses import _accuracy, binary_cross_entropy
 
 __all__ = ["History", "progress_mode", "fit", "predict", "evaluate"]
 
@@ -276,5 +276,5 @@ def evaluate(model, X, y, *, batch_size=1000, threshold=None) -> float:
     if len(y) != len(X):
         raise ValueError(f"evaluate: X has {len(X)} rows but y has {len(y)} labels")
     out = predict(model, X, batch_size=batch_size)
-    threshold = _threshold(model) if threshold is None else float(threshold)
-    return _n_correct(out, y, threshold) / len(y)
+    threshold = _threshold(model) if threshold is None else threshold
+    return _accuracy(out, y, threshold, "evaluate")  # checks y: class indices, or 0/1

@@ -15,11 +15,14 @@ import gzip
 import numpy as np
 import pytest
 
+import cnnbook
 from cnnbook import optim
 from cnnbook.activations import ReLU
 from cnnbook.data import fashion_mnist as fm
 from cnnbook.data import fashion_mnist_paths, load_fashion_mnist
 from cnnbook.dense import Dense
+from cnnbook.losses import accuracy
+from cnnbook.train import evaluate, fit, predict
 from cnnbook.module import Sequential
 
 
@@ -168,7 +171,67 @@ OPTIM = [
         says=["Adam: eps must be a number >= 0", "inf"]),
 ]
 
-CASES = DATA + OPTIM
+# ---------------------------------------------------------------- metrics, training, rng
+
+SCORES = np.array([[0.1, 0.9, 0.0], [2.0, 1.0, 0.0], [0.0, 0.0, 1.0], [1.0, 0.0, 0.0]])
+CLASSIFIER = Sequential(Dense(2, 3, rng=0))
+BINARY = Sequential(Dense(2, 1, rng=0))
+X2 = np.ones((4, 2))
+
+METRICS = [
+    bad(accuracy, SCORES, np.array([[1, 0], [2, 0]]), raises=ValueError,
+        says=["accuracy: labels must have shape (N,) = (4,)", "labels.shape=(2, 2)"]),
+    bad(accuracy, SCORES, np.array([[1], [0], [2], [0]]), raises=ValueError,
+        says=["accuracy: labels must have shape (N,) = (4,)", "labels.shape=(4, 1)"]),
+    bad(accuracy, SCORES, np.array([1.0, 0.0, 2.0, 0.5]), raises=TypeError,
+        says=["accuracy: labels must be integer class indices", "float64"]),
+    bad(accuracy, SCORES, np.array([1, 0, 3, 0]), raises=ValueError,
+        says=["accuracy: labels must lie in [0, 2] for 3 classes", "got 3"]),
+    bad(accuracy, np.array([0.2, 0.8]), np.array([0, 1]), threshold=float("nan"),
+        raises=ValueError, says=["accuracy: threshold must be a number", "nan"]),
+    bad(accuracy, np.array([0.2, 0.8]), np.array([0, 1]), threshold="0.5",
+        raises=TypeError, says=["accuracy: threshold must be a number", "'0.5'"]),
+    bad(accuracy, np.array([0.2, 0.8]), np.array([0, 2]), raises=ValueError,
+        says=["accuracy: with one score per example, labels must be 0 or 1, got 2"]),
+    bad(accuracy, np.array([[0.2], [0.8]]), np.array([[0, 1]]), raises=ValueError,
+        says=["accuracy: labels must have shape (2,) or (2, 1)", "labels.shape=(1, 2)"]),
+    bad(accuracy, np.zeros((0, 3)), np.zeros(0, dtype=np.int64), raises=ValueError,
+        says=["accuracy: output is empty (output.shape=(0, 3))", "undefined"]),
+    bad(accuracy, np.zeros(0), np.zeros(0), raises=ValueError, says=["accuracy: output is empty"]),
+    bad(accuracy, np.zeros((2, 3, 4)), np.zeros(2), raises=ValueError,
+        says=["accuracy: output must have 1 or 2 dimensions", "(2, 3, 4)"]),
+    bad(evaluate, CLASSIFIER, X2, np.array([0.5, 1.0, 2.0, 0.0]), raises=TypeError,
+        says=["evaluate: labels must be integer class indices", "float64"]),
+    bad(evaluate, CLASSIFIER, X2, np.array([0, 1, 5, 0]), raises=ValueError,
+        says=["evaluate: labels must lie in [0, 2] for 3 classes, got 5"]),
+    bad(evaluate, BINARY, X2, np.array([0.0, 0.3, 1.0, 1.0]), raises=ValueError,
+        says=["evaluate: with one score per example, labels must be 0 or 1, got 0.3"]),
+    bad(evaluate, BINARY, X2, np.array([0, 1, 1, 0]), threshold=float("inf"), raises=ValueError,
+        says=["evaluate: threshold must be a number", "inf"]),
+    bad(predict, CLASSIFIER, np.ones((0, 2)), raises=ValueError, says=["predict: X is empty"]),
+]
+
+RNG = [
+    bad(fit, CLASSIFIER, cnnbook.cross_entropy, optim.SGD(CLASSIFIER, lr=0.1),
+        (X2, np.array([0, 1, 2, 0])), epochs=1, rng="seed", progress="off", raises=TypeError,
+        says=["fit: rng must be None, an integer seed >= 0 or a numpy.random.Generator",
+              "got str 'seed'"]),
+    bad(Dense, 2, 3, rng="seed", raises=TypeError, says=["Dense: rng must be", "str 'seed'"]),
+    bad(cnnbook.Conv2d, 1, 2, 3, rng=-1, raises=ValueError, says=["Conv2d: rng must be", "got -1"]),
+    bad(cnnbook.Dropout, 0.5, rng=np.random.RandomState(0), raises=TypeError,
+        says=["Dropout: rng must be", "got RandomState"]),
+    bad(cnnbook.dropout_forward, np.ones(3), 0.5, rng=1.5, raises=TypeError,
+        says=["dropout_forward: rng must be", "float 1.5"]),
+    bad(cnnbook.make_moons, 10, rng=True, raises=TypeError, says=["make_moons: rng must be", "bool"]),
+    bad(cnnbook.iterate_minibatches, X2, np.zeros(4), 2, rng="0", raises=TypeError,
+        says=["iterate_minibatches: rng must be"]),
+    bad(cnnbook.MultiHeadAttention, 4, 2, rng=[1, 2], raises=TypeError,
+        says=["MultiHeadAttention: rng must be", "got list"]),
+    bad(cnnbook.check_gradients, lambda x: (x, None), lambda d, c: d, [np.ones(2)], rng="x",
+        raises=TypeError, says=["check_gradients: rng must be"]),
+]
+
+CASES = DATA + OPTIM + METRICS + RNG
 
 
 @pytest.mark.parametrize("func, args, kwargs, raises, says", CASES)
