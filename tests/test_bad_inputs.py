@@ -5,8 +5,8 @@ call must raise exactly that exception type, and its message must contain every 
 ``says`` (the function, the argument, what was expected, what came in; for data files the
 file and the fix). An argument given as ``Setup(make)`` is built for the row from the test's
 ``tmp_path`` and ``monkeypatch`` (files and folders, environment variables), so no row touches
-the network or the real data. Calls at the extremes that must *work* are tested beside the
-code they exercise (test_data.py, test_optim.py, ...).
+the network or the real data. Calls at the extremes that must *work* are in
+test_extremes.py (and test_data.py, test_optim.py for the data files and the optimizers).
 """
 from __future__ import annotations
 
@@ -36,9 +36,19 @@ class Setup:
         return self.make.__name__
 
 
+def _show(value) -> str:
+    """A short text for a test id, the same in every pytest-xdist worker (no addresses)."""
+    if callable(value) and hasattr(value, "__qualname__"):
+        return value.__qualname__
+    if isinstance(value, np.ndarray):
+        return f"{value.dtype}{value.shape}"
+    text = " ".join(repr(value).split())
+    return type(value).__name__ if " at 0x" in text else text[:40]
+
+
 def bad(func, *args, raises, says, **kwargs):
-    shown = ", ".join([repr(a)[:30] for a in args] + [f"{k}={v!r:.30}" for k, v in kwargs.items()])
-    name = getattr(func, "__qualname__", repr(func))
+    shown = ", ".join([_show(a) for a in args] + [f"{k}={_show(v)}" for k, v in kwargs.items()])
+    name = getattr(func, "__qualname__", type(func).__name__)
     return pytest.param(func, args, kwargs, raises, says, id=f"{name}({shown})")
 
 
@@ -231,7 +241,79 @@ RNG = [
         raises=TypeError, says=["check_gradients: rng must be"]),
 ]
 
-CASES = DATA + OPTIM + METRICS + RNG
+# ---------------------------------------------------------------- kernels and layers
+
+X4 = np.ones((2, 3, 4, 4))
+K3 = np.ones((1, 3, 3, 3))
+HUGE = 10**7  # a padding whose padded input would hold 1e14+ values: refused, never allocated
+
+LAYERS = [
+    bad(cnnbook.batch_norm_forward, X4, training=True, eps=0.0, raises=ValueError,
+        says=["batch_norm_forward: eps must be a number > 0, got 0.0"]),
+    bad(cnnbook.batch_norm_forward, X4, training=True, eps=-1e-5, raises=ValueError,
+        says=["batch_norm_forward: eps must be a number > 0", "-1e-05"]),
+    bad(cnnbook.batch_norm_forward, X4, training=True, eps=float("nan"), raises=ValueError,
+        says=["batch_norm_forward: eps must be a number > 0", "nan"]),
+    bad(cnnbook.batch_norm_forward, X4, running_mean=np.zeros(3), running_var=np.ones(3),
+        training="no", raises=TypeError,
+        says=["batch_norm_forward: training must be True or False, got 'no'"]),
+    bad(cnnbook.batch_norm_forward, np.ones((1, 3)), training=True, raises=ValueError,
+        says=["batch_norm_forward: training needs more than 1 value per channel"]),
+    bad(cnnbook.dropout_forward, X4, 0.5, training="no", raises=TypeError,
+        says=["dropout_forward: training must be True or False, got 'no'"]),
+    bad(cnnbook.dropout_forward, X4, 0.5, training=None, raises=TypeError,
+        says=["dropout_forward: training must be True or False, got None"]),
+    bad(cnnbook.LayerNorm, 4, eps=float("nan"), raises=ValueError,
+        says=["LayerNorm: eps must be a number >= 0, got nan"]),
+    bad(cnnbook.LayerNorm, 4, eps="1e-5", raises=TypeError, says=["LayerNorm: eps must be a number"]),
+    bad(cnnbook.LayerNorm, 4, elementwise_affine="yes", raises=TypeError,
+        says=["LayerNorm: elementwise_affine must be True or False, got 'yes'"]),
+    bad(cnnbook.LayerNorm, 4, bias=None, raises=TypeError,
+        says=["LayerNorm: bias must be True or False, got None"]),
+    bad(cnnbook.LayerNorm, (4, 0), raises=ValueError,
+        says=["LayerNorm: normalized_shape must be an integer >= 1, got 0"]),
+    bad(cnnbook.LayerNorm, "4", raises=TypeError,
+        says=["LayerNorm: normalized_shape must be an int or a non-empty tuple of ints, got '4'"]),
+    bad(cnnbook.layer_norm_forward, np.ones((2, 4)), 4, eps=float("inf"), raises=ValueError,
+        says=["layer_norm_forward: eps must be a number >= 0, got inf"]),
+    bad(cnnbook.conv2d_forward, X4, K3, padding=HUGE, raises=ValueError,
+        says=["conv2d_forward: the padded input would have shape (2, 3, 20000004, 20000004)",
+              "more than this machine's memory", "padding=((10000000, 10000000)"]),
+    bad(cnnbook.Conv2d(3, 1, 3, padding=HUGE, rng=0), X4.astype(np.float32), raises=ValueError,
+        says=["conv2d_forward: the padded input would have shape", "x.shape=(2, 3, 4, 4)"]),
+    bad(cnnbook.conv2d_forward, np.broadcast_to(1.0, (1, 1, 3000, 3000)),  # views: no memory
+        np.broadcast_to(1.0, (1, 1, 300, 300)), padding=1000, raises=ValueError,
+        says=["conv2d_forward: the columns of one image would have shape (90000, 22099401)"]),
+    bad(cnnbook.conv1d_forward, np.ones((1, 1, 5)), np.ones((1, 1, 3)), padding=HUGE**2,
+        raises=ValueError, says=["more than this machine's memory", "padding="]),
+    bad(cnnbook.im2col, X4, 3, padding=HUGE, raises=ValueError,
+        says=["im2col: the padded input would have shape", "even in float32"]),
+    bad(cnnbook.col2im, np.ones((1, 9, 4)), (HUGE, HUGE), 3, raises=ValueError,
+        says=["col2im: the padded input would have shape (1, 1, 10000000, 10000000)"]),
+    bad(cnnbook.conv_transpose2d_forward, X4, np.ones((3, 1, 3, 3)), stride=HUGE,
+        raises=ValueError, says=["conv_transpose2d_forward: the output would have shape",
+                                 "stride=(10000000, 10000000)"]),
+]
+
+AUTOGRAD = [
+    bad(cnnbook.Value.exp, cnnbook.Value(1000.0), raises=OverflowError,
+        says=["Value.exp: e^1000 is too large for a float", "709.78"]),
+    bad(cnnbook.Value.__truediv__, cnnbook.Value(1.0), cnnbook.Value(0.0),
+        raises=ZeroDivisionError, says=["Value.__truediv__: division by zero (1 / 0)"]),
+    bad(cnnbook.Value.__rtruediv__, cnnbook.Value(0.0), 2, raises=ZeroDivisionError,
+        says=["Value.__truediv__: division by zero (2 / 0)"]),
+    bad(cnnbook.Value.__pow__, cnnbook.Value(10.0), 400, raises=OverflowError,
+        says=["Value.__pow__: 10 ** 400 is too large for a float"]),
+    bad(cnnbook.Value.__pow__, cnnbook.Value(0.0), -1, raises=ZeroDivisionError,
+        says=["Value.__pow__: 0 ** -1 divides by zero"]),
+    bad(lambda v: (v ** 0.5).backward(), cnnbook.Value(0.0), raises=ZeroDivisionError,
+        says=["Value.__pow__ (backward): 0 ** -0.5 divides by zero"]),
+    bad(cnnbook.Value.log, cnnbook.Value(0.0), raises=ValueError,
+        says=["Value.log: argument must be > 0, got 0.0"]),
+    bad(cnnbook.Value, "1.0", raises=TypeError, says=["Value: data must be a real number", "str"]),
+]
+
+CASES = DATA + OPTIM + METRICS + RNG + LAYERS + AUTOGRAD
 
 
 @pytest.mark.parametrize("func, args, kwargs, raises, says", CASES)
