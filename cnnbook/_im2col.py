@@ -21,16 +21,13 @@ blocking: each block is still processed by whole-array operations.
 """
 from __future__ import annotations
 
-import os
-
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from ._checks import as_float_array, int_pair, positive_int
+from ._checks import as_float_array, fits_in_memory, int_pair, positive_int
 
 __all__ = [
-    "BLOCK_BYTES", "conv_output_size", "resolve_padding", "padded_output_size", "fits_in_memory",
-    "pad2d",
+    "BLOCK_BYTES", "conv_output_size", "resolve_padding", "padded_output_size", "pad2d",
     "window_view", "im2col", "col2im", "block_size", "conv_core", "conv_grads",
 ]
 
@@ -114,33 +111,6 @@ def padded_output_size(x_shape, kernel_size, pads, stride, dilation, func: str):
                    "the columns of one image", func, hint)
     fits_in_memory((n, *sizes), "one channel of the output", func, hint)
     return tuple(sizes)
-
-
-def _memory_bytes() -> int:
-    """This machine's memory (1 TiB when the system does not say)."""
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (AttributeError, ValueError, OSError):
-        return 1 << 40
-
-
-def _in_units(nbytes: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
-        if nbytes < 1024 or unit == "PiB":
-            return f"{nbytes:.3g} {unit}"
-        nbytes /= 1024
-
-
-def fits_in_memory(shape, what: str, func: str, hint: str) -> None:
-    """ValueError when an array of ``shape`` could not fit in memory even in float32 (4 bytes
-    a value), rather than a MemoryError for terabytes, or an allocation that the system grants
-    and then kills the process for using. ``hint`` names the arguments to check."""
-    count = int(np.prod([int(d) for d in shape], dtype=object))
-    memory = _memory_bytes()
-    if count * 4 > memory:
-        raise ValueError(f"{func}: {what} would have shape {tuple(shape)}, {count:.3g} values "
-                         f"({_in_units(count * 4)} even in float32), more than this machine's "
-                         f"memory ({_in_units(memory)}); check {hint}")
 
 
 def pad2d(x, pads, value=0.0):

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import as_float_array, bias_vector, int_pair, positive_int
-from ._im2col import conv_core, conv_grads, fits_in_memory
+from ._checks import as_float_array, bias_vector, fits_in_memory, int_pair, positive_int
+from ._im2col import conv_core, conv_grads
 from ._init import uniform_fan_in
 from .module import Module
 

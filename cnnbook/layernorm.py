@@ -14,7 +14,7 @@ import numbers
 
 import numpy as np
 
-from ._checks import as_float_array, positive_int, real_number
+from ._checks import as_float_array, fits_in_memory, positive_int, real_number
 from .module import Module
 
 __all__ = ["layer_norm_forward", "layer_norm_backward", "LayerNorm"]
@@ -96,6 +96,8 @@ class LayerNorm(Module):
                  bias: bool = True, *, dtype=np.float32):
         super().__init__()
         self.normalized_shape = _as_shape(normalized_shape, "LayerNorm")
+        fits_in_memory(self.normalized_shape, "weight", "LayerNorm",
+                       f"normalized_shape={self.normalized_shape}")
         self.eps = real_number(eps, "eps", "LayerNorm", minimum=0)
         for name, flag in (("elementwise_affine", elementwise_affine), ("bias", bias)):
             if not isinstance(flag, (bool, np.bool_)):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import as_float_array, positive_int, real_number, same_shape
+from ._checks import as_float_array, fits_in_memory, positive_int, real_number, same_shape
 from .activations import sigmoid
 
 __all__ = [
@@ -149,6 +149,8 @@ def one_hot(labels, num_classes=-1, *, dtype=np.int64):
         num_classes = int(labels.max()) + 1 if labels.size else 0
     num_classes = positive_int(num_classes, "num_classes", "one_hot")
     _labels_in_range(labels, num_classes, "one_hot")
+    fits_in_memory(labels.shape + (num_classes,), "the one-hot array", "one_hot",
+                   f"num_classes={num_classes}")
     out = np.zeros(labels.shape + (num_classes,), dtype=dtype)  # (..., num_classes)
     np.put_along_axis(out, labels[..., None], 1, axis=-1)
     return out

@@ -7,6 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+import cnnbook
 from cnnbook.attention import (MultiHeadAttention, scaled_dot_product_attention_backward,
                                scaled_dot_product_attention_forward)
 from cnnbook.autograd import Value
@@ -50,6 +51,14 @@ def test_batch_norm_of_no_values_like_torch(shape, training):
     np.testing.assert_array_equal(rm, rm0)
     np.testing.assert_array_equal(dweight, tw.grad.numpy())
     np.testing.assert_array_equal(dbias, tb.grad.numpy())
+
+
+@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+@pytest.mark.parametrize("shape, dim", [((3, 0), -1), ((0, 4), -1), ((0,), 0)])
+def test_softmax_over_nothing_like_torch(name, shape, dim):
+    forward = getattr(cnnbook, f"{name}_forward")
+    out, _ = forward(np.zeros(shape), dim=dim)
+    assert out.shape == tuple(getattr(torch, name)(torch.zeros(shape), dim=dim).shape)
 
 
 # ---------------------------------------------------------------- squares that overflow
