@@ -7,9 +7,10 @@ differences, (L(x + h e_i) - L(x - h e_i)) / 2h, one entry at a time.
 """
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
-from ._checks import as_float_array
 from ._init import make_rng
 
 __all__ = ["numerical_gradient", "relative_error", "check_gradients"]
@@ -25,7 +26,7 @@ def numerical_gradient(f, inputs, dout, wrt: int = 0, h: float = 1e-6) -> np.nda
         raise TypeError(f"numerical_gradient: f must be a function, got {type(f).__name__}")
     inputs = [np.array(a, dtype=np.float64, copy=True) if isinstance(a, np.ndarray) else a
               for a in inputs]
-    if not (isinstance(wrt, int) and 0 <= wrt < len(inputs)
+    if not (isinstance(wrt, numbers.Integral) and 0 <= wrt < len(inputs)
             and isinstance(inputs[wrt], np.ndarray)):
         raise ValueError(f"numerical_gradient: wrt must be the position of an array in inputs "
                          f"(0..{len(inputs) - 1}), got {wrt!r}")
@@ -51,8 +52,10 @@ def _output(result):
 def relative_error(a, b) -> float:
     """max |a - b| / max(|a| + |b|, tiny): 0 for equal arrays, about 1e-8 or less for a
     correct float64 gradient."""
-    a = as_float_array(a, "a", "relative_error").astype(np.float64)
-    b = as_float_array(b, "b", "relative_error").astype(np.float64)
+    try:
+        a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"relative_error: a and b must be arrays of numbers ({exc})") from None
     if a.shape != b.shape:
         raise ValueError(f"relative_error: shapes differ, {a.shape} vs {b.shape}")
     if a.size == 0:

@@ -293,7 +293,7 @@ LAYERS = [
     bad(cnnbook.numerical_gradient, lambda x: x, [np.ones(2)], np.ones(2), wrt=3,
         raises=ValueError, says=["numerical_gradient: wrt must be the position of an array"]),
     bad(cnnbook.relative_error, "x", np.ones(2), raises=TypeError,
-        says=["relative_error: a must be a NumPy array, got str"]),
+        says=["relative_error: a and b must be arrays of numbers", "'x'"]),
     bad(cnnbook.layer_norm_forward, np.ones((2, 4)), 4, eps=float("inf"), raises=ValueError,
         says=["layer_norm_forward: eps must be a number >= 0, got inf"]),
     bad(cnnbook.conv2d_forward, X4, K3, padding=HUGE, raises=ValueError,
