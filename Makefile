@@ -7,11 +7,12 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip --disable-pip-version-check -q
 JOBS   ?= 2
 
-.PHONY: help book test lab execute student serve bench grade clean mathjax
+.PHONY: help book test test-lowest lab execute student serve bench grade clean mathjax
 
 help:
 	@echo "make book     build the site into _build/html"
 	@echo "make test     run every test (package, notebooks, exercise version, site)"
+	@echo "make test-lowest  the package tests with the lowest versions the requirements allow"
 	@echo "make lab      open the chapters in JupyterLab"
 	@echo "make execute  re-run every chapter in place, refreshing its committed outputs"
 	@echo "make student  write the exercise version of every chapter into student/"
@@ -55,6 +56,24 @@ test: $(VENV)/.test book
 	$(THREADS) $(PY) -m pytest -n $(JOBS) --dist loadscope tests
 	$(THREADS) $(PY) -m pytest -n $(JOBS) --dist loadscope --nbval --nbval-current-env \
 	    --nbval-sanitize-with tests/nbval_sanitize.cfg chapters
+	$(MAKE) test-lowest
+
+# The package tests again in a second environment, .venv-lowest, holding the lowest
+# versions the requirements allow (requirements-lowest.txt: numpy 1.26, matplotlib 3.7, ...),
+# so a declared range is a promise kept. Not the notebooks, the exercise version or the
+# site: they need Jupyter and a browser. (Today's pyparsing warns about matplotlib 3.7's calls: not ours.)
+LOWEST    := .venv-lowest
+LOWEST_PY := $(LOWEST)/bin/python
+
+$(LOWEST)/.installed: requirements-lowest.txt pyproject.toml
+	$(PYTHON) -m venv $(LOWEST)
+	$(LOWEST_PY) -m pip --disable-pip-version-check -q install -r requirements-lowest.txt
+	@touch $@
+
+test-lowest: $(LOWEST)/.installed
+	$(THREADS) $(LOWEST_PY) -m pytest -n $(JOBS) --dist loadscope -p no:cacheprovider \
+	    -W "ignore::pyparsing.PyparsingDeprecationWarning" \
+	    --ignore tests/test_site.py --ignore tests/test_student.py tests
 
 lab: $(VENV)/.book
 	$(PIP) install "jupyterlab>=4,<5"
@@ -76,4 +95,4 @@ bench: $(VENV)/.test
 	$(PY) benchmarks/run.py
 
 clean:
-	rm -rf _build student node_modules
+	rm -rf _build student node_modules $(LOWEST)

@@ -6,12 +6,13 @@ e.g. ``conv2d_forward: weight has 3 input channels but x has 1 (x.shape=(8, 1, 2
 from __future__ import annotations
 
 import numbers
+import os
 
 import numpy as np
 
 __all__ = [
     "as_float_array", "positive_int", "int_pair", "same_shape", "real_number",
-    "bias_vector",
+    "bias_vector", "fits_in_memory",
 ]
 
 
@@ -97,3 +98,30 @@ def bias_vector(bias, n: int, func: str, dtype) -> np.ndarray:
             f"{func}: bias must have {n} entries (one per output channel), got bias.shape={bias.shape}"
         )
     return bias.astype(dtype, copy=False)
+
+
+def _memory_bytes() -> int:
+    """This machine's memory (1 TiB when the system does not say)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return 1 << 40
+
+
+def _in_units(nbytes: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if nbytes < 1024 or unit == "PiB":
+            return f"{nbytes:.3g} {unit}"
+        nbytes /= 1024
+
+
+def fits_in_memory(shape, what: str, func: str, hint: str) -> None:
+    """ValueError when an array of ``shape`` could not fit in memory even at 4 bytes a value
+    (float32), rather than a MemoryError for terabytes, or an allocation that the system
+    grants and then kills the process for using. ``hint`` names the arguments to check."""
+    count = int(np.prod([int(d) for d in shape], dtype=object))
+    memory = _memory_bytes()
+    if count * 4 > memory:
+        raise ValueError(f"{func}: {what} would have shape {tuple(shape)}, {count:.3g} values "
+                         f"(at least {_in_units(count * 4)}), more than this machine's "
+                         f"memory ({_in_units(memory)}); check {hint}")

@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from ._checks import as_float_array, int_pair, positive_int
+from ._checks import as_float_array, fits_in_memory, int_pair, positive_int
 
 __all__ = [
     "BLOCK_BYTES", "conv_output_size", "resolve_padding", "padded_output_size", "pad2d",
@@ -101,6 +101,15 @@ def padded_output_size(x_shape, kernel_size, pads, stride, dilation, func: str):
                 f"x.shape={tuple(x_shape)})"
             )
         sizes.append((n + lo + hi - extent) // s + 1)
+    # before anything is allocated: a huge padding would otherwise ask NumPy for terabytes
+    hint = (f"padding={tuple(pads)}, stride={tuple(stride)}, dilation={tuple(dilation)}, "
+            f"kernel_size={tuple(kernel_size)}, x.shape={tuple(x_shape)}")
+    n, c = x_shape[:2]
+    padded = tuple(int(size) + lo + hi for size, (lo, hi) in zip(x_shape[2:], pads))
+    fits_in_memory((n, c, *padded), "the padded input", func, hint)
+    fits_in_memory((c * int(np.prod(kernel_size)), sizes[0] * sizes[1]),
+                   "the columns of one image", func, hint)
+    fits_in_memory((n, *sizes), "one channel of the output", func, hint)
     return tuple(sizes)
 
 

@@ -61,9 +61,7 @@ def sigmoid(x):
 
     Split by sign so that ``exp`` only ever sees non-positive arguments.
     """
-    x = np.asarray(x)
-    if not np.issubdtype(x.dtype, np.floating):
-        x = x.astype(np.float64)
+    x = as_float_array(x, "x", "sigmoid")  # (ints become float64)
     z = np.exp(-np.abs(x))
     return np.where(x >= 0, 1.0 / (1.0 + z), z / (1.0 + z)).astype(x.dtype, copy=False)
 
@@ -229,6 +227,8 @@ def softmax_forward(x, *, dim=-1):
     """
     x = as_float_array(x, "x", "softmax_forward")
     dim = _check_dim(x, dim, "softmax_forward")
+    if x.shape[dim] == 0:  # nothing to normalise: an empty result, as in PyTorch
+        return x.copy(), (x.copy(), dim)
     e = np.exp(x - x.max(axis=dim, keepdims=True))
     out = e / e.sum(axis=dim, keepdims=True)
     return out, (out, dim)
@@ -244,6 +244,8 @@ def log_softmax_forward(x, *, dim=-1):
     """log softmax(x)_i = x_i - log sum_j e^(x_j) = (x_i - m) - log sum_j e^(x_j - m), m = max."""
     x = as_float_array(x, "x", "log_softmax_forward")
     dim = _check_dim(x, dim, "log_softmax_forward")
+    if x.shape[dim] == 0:  # nothing to normalise: an empty result, as in PyTorch
+        return x.copy(), (x.copy(), dim)
     shifted = x - x.max(axis=dim, keepdims=True)
     out = shifted - np.log(np.exp(shifted).sum(axis=dim, keepdims=True))
     return out, (out, dim)

@@ -59,6 +59,8 @@ def _softmax_columns(scores_t, masked):
     A column that is masked entirely (all -inf) becomes all zeros, as in PyTorch, instead
     of 0/0 = NaN.
     """
+    if scores_t.shape[-2] == 0:  # no keys: zero weights and a zero output, as in PyTorch
+        return scores_t
     col_max = scores_t.max(axis=-2, keepdims=True)  # (..., 1, L)
     if masked:
         col_max[np.isneginf(col_max)] = 0.0

@@ -17,8 +17,22 @@ from __future__ import annotations
 
 import math
 import numbers
+import sys
 
 __all__ = ["Value", "draw_graph"]
+
+_MAX_EXP = math.log(sys.float_info.max)  # 709.78: e^x is the largest float there
+
+
+def _power(base: float, k: float, func: str) -> float:
+    """``base ** k`` as Python computes it, with errors that say which operation failed."""
+    try:
+        return base ** k
+    except ZeroDivisionError:
+        raise ZeroDivisionError(f"{func}: {base:g} ** {k:g} divides by zero (a negative power "
+                                "of 0 is infinite)") from None
+    except OverflowError:
+        raise OverflowError(f"{func}: {base:g} ** {k:g} is too large for a float") from None
 
 
 class Value:
@@ -72,14 +86,18 @@ class Value:
         if self.data < 0 and not k.is_integer():
             raise ValueError(f"Value.__pow__: a negative base ({self.data}) needs a whole "
                              f"exponent, got {exponent} (the result would be complex)")
-        out = Value(self.data ** k, _prev=(self,), _op=f"**{exponent:g}")
+        out = Value(_power(self.data, k, "Value.__pow__"), _prev=(self,), _op=f"**{exponent:g}")
 
         def _backward():  # d(a^k)/da = k a^(k-1)
-            self.grad += k * self.data ** (k - 1) * out.grad
+            self.grad += k * _power(self.data, k - 1, "Value.__pow__ (backward)") * out.grad
         out._backward = _backward
         return out
 
     def exp(self):
+        if self.data > _MAX_EXP:  # as math.exp: an error rather than inf, which would turn
+            raise OverflowError(  # into NaN (inf * 0, inf - inf) further down the graph
+                f"Value.exp: e^{self.data:g} is too large for a float (e^x overflows for "
+                f"x > {_MAX_EXP:.2f}); scale the input down, or use a stable form")
         out = Value(math.exp(self.data), _prev=(self,), _op="exp")
 
         def _backward():  # d e^a / da = e^a
@@ -143,11 +161,14 @@ class Value:
 
     def __truediv__(self, other):
         other = Value._lift(other)
+        if other.data == 0:
+            raise ZeroDivisionError(f"Value.__truediv__: division by zero ({self.data:g} / "
+                                    f"{other.data:g}), as with Python floats")
         out = Value(self.data / other.data, _prev=(self, other), _op="/")
 
-        def _backward():  # d(a/b)/da = 1/b, d(a/b)/db = -a/b^2
+        def _backward():  # d(a/b)/da = 1/b, d(a/b)/db = -a/b^2 = -(a/b)/b (b^2 may underflow)
             self.grad += out.grad / other.data
-            other.grad -= out.grad * self.data / other.data ** 2
+            other.grad -= out.grad * out.data / other.data
         out._backward = _backward
         return out
 

@@ -18,7 +18,7 @@ import numbers
 
 import numpy as np
 
-from ._checks import as_float_array, positive_int
+from ._checks import as_float_array, positive_int, real_number
 from .module import Module
 
 __all__ = ["batch_norm_forward", "batch_norm_backward", "BatchNorm1d", "BatchNorm2d"]
@@ -56,6 +56,21 @@ def _spread(v, L, dtype):
     broadcast over (N, C, L).
     """
     return np.repeat(np.asarray(v, dtype), L)  # (C*L,)
+
+
+def _scaled_statistics(x3, M, eps):
+    """Mean, variance and 1 / sqrt(var + eps) per channel of x3 (N, C, L) when x^2 overflows:
+    the two-pass formula on x / max|x| in float64, so that neither the squares nor var
+    (which may exceed the largest float: then inf) need to be representable."""
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # nan/inf x: nan out
+        s = np.abs(x3).max(axis=(0, 2)).astype(np.float64)  # (C,)
+        s[s == 0] = 1.0
+        xs = x3 / s[:, None]  # (N, C, L), float64, |xs| <= 1
+        mean_s = xs.mean(axis=(0, 2))  # (C,)
+        xs -= mean_s[:, None]
+        var_s = np.einsum("ncl,ncl->c", xs, xs) / M  # (C,), var / s^2
+        inv_std = 1.0 / (s * np.sqrt(var_s + eps / s / s))  # (C,)
+        return mean_s * s, var_s * s * s, inv_std
 
 
 def _check_number(value, name, func, low, high=None):
@@ -96,12 +111,19 @@ def batch_norm_forward(x, weight=None, bias=None, running_mean=None, running_var
     running_mean = _vector(running_mean, "running_mean", func, C, x, "channels")
     running_var = _vector(running_var, "running_var", func, C, x, "channels")
     _check_number(momentum, "momentum", func, 0, 1)
-    _check_number(eps, "eps", func, 0)
+    eps = real_number(eps, "eps", func, minimum=0, open_min=True)  # > 0, as torch in training
+    if not isinstance(training, (bool, np.bool_)):  # "no" or "eval" would be truthy: training
+        raise TypeError(f"{func}: training must be True or False, got {training!r}")
+    if training and 0 in x.shape[:1] + x.shape[2:]:  # no values: as torch, an empty output
+        zeros, ones = np.zeros(C), np.ones(C)  # and the running statistics stay as they are
+        return batch_norm_forward(x, weight=weight, bias=bias, running_mean=zeros,
+                                  running_var=ones, training=False, eps=eps)
 
-    x3 = x.reshape(N, C, -1)  # (N, C, L), L = H*W: a contiguous last axis is fast
+    x3 = x.reshape(N, C, int(np.prod(x.shape[2:])))  # (N, C, L), L = H*W: contiguous, fast
     L = x3.shape[2]
     x2 = x3.reshape(N, C * L)  # (N, C*L), channel c in columns c*L ... (c+1)*L - 1
     M = N * L  # values per channel
+    inv_std = None  # computed early only when x^2 overflows
     if training:
         if M < 2:
             raise ValueError(
@@ -111,18 +133,23 @@ def batch_norm_forward(x, weight=None, bias=None, running_mean=None, running_var
         # Sums of x and of x^2 (accumulated in float64 across the batch), each one read
         # of x: var = E[x^2] - mean^2, unless that would cancel too many digits.
         mean = _row_sums(x3).sum(axis=0, dtype=np.float64) / M  # (C,)
-        var = np.vecdot(x3, x3).sum(axis=0, dtype=np.float64) / M - mean * mean  # (C,)
-        centred = bool(np.any(mean * mean > _ILL_CONDITIONED * var))
-        if centred:
-            xc = x2 - _spread(mean, L, x.dtype)  # (N, C*L)
-            xc3 = xc.reshape(N, C, L)  # (N, C, L)
-            var = np.vecdot(xc3, xc3).sum(axis=0, dtype=np.float64) / M
+        with np.errstate(over="ignore", invalid="ignore"):  # x^2 may overflow: see below
+            var = np.vecdot(x3, x3).sum(axis=0, dtype=np.float64) / M - mean * mean  # (C,)
+            centred = bool(np.any(mean * mean > _ILL_CONDITIONED * var))
+            if centred:
+                xc = x2 - _spread(mean, L, x.dtype)  # (N, C*L)
+                xc3 = xc.reshape(N, C, L)  # (N, C, L)
+                var = np.vecdot(xc3, xc3).sum(axis=0, dtype=np.float64) / M
+        if not np.isfinite(var).all():  # the squares overflowed (|x| ~ 1e154, or 1e19 in float32)
+            mean, var, inv_std = _scaled_statistics(x3, M, eps)
+            centred, xc = True, x2 - _spread(mean, L, x.dtype)  # (N, C*L)
         if running_mean is not None:
             running_mean *= 1 - momentum
             running_mean += momentum * mean
         if running_var is not None:
             running_var *= 1 - momentum
-            running_var += momentum * var * (M / (M - 1))
+            with np.errstate(over="ignore"):  # a variance beyond the largest float: inf
+                running_var += momentum * var * (M / (M - 1))
     else:
         if running_mean is None or running_var is None:
             raise ValueError(f"{func}: evaluation mode (training=False) needs running_mean and "
@@ -132,7 +159,8 @@ def batch_norm_forward(x, weight=None, bias=None, running_mean=None, running_var
         centred = bool(np.any(mean * mean > _ILL_CONDITIONED * var))
         if centred:
             xc = x2 - _spread(mean, L, x.dtype)  # (N, C*L)
-    inv_std = 1.0 / np.sqrt(var + eps)  # (C,)
+    if inv_std is None:
+        inv_std = 1.0 / np.sqrt(var + eps)  # (C,)
     scale = inv_std if weight is None else weight * inv_std  # (C,)
     if centred:
         out = xc
@@ -175,7 +203,7 @@ def batch_norm_backward(dout, cache):
     if training:
         # dx = scale * (dout + a * (x - mean) - mean(dout)) with a = -inv_std^2 * dot / M,
         # evaluated as scale * (dout + a * xs + c) in four passes, three of them in place.
-        a = -inv_std * inv_std * dot / M
+        a = -inv_std * (inv_std * dot) / M  # in this order inv_std^2 cannot underflow
         c = -dbias / M - a * m
         if centred:  # xs is our own temporary: reuse it
             xs *= _spread(a, L, dtype)

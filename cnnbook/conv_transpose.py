@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import as_float_array, bias_vector, int_pair, positive_int
+from ._checks import as_float_array, bias_vector, fits_in_memory, int_pair, positive_int
 from ._im2col import conv_core, conv_grads
 from ._init import uniform_fan_in
 from .module import Module
@@ -64,6 +64,9 @@ def conv_transpose2d_forward(x, weight, bias=None, *, stride=1, padding=0, outpu
             )
         out_size.append(size)
     out_shape = (x.shape[0], weight.shape[1], *out_size)
+    fits_in_memory(out_shape, "the output", func,
+                   f"stride={stride}, dilation={dilation}, output_padding={output_padding}, "
+                   f"x.shape={x.shape}, weight.shape={weight.shape}")
     # conv2d's input gradient, with x in the role of dout; the output_padding rows at
     # the bottom/right are where no stamp lands (they get the bias only)
     pads = tuple((p, p) for p in padding)

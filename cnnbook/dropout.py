@@ -46,6 +46,8 @@ def dropout_forward(x, p=0.5, *, training=True, rng=None):
     func = "dropout_forward"
     x = as_float_array(x, "x", func)
     p = _check_p(p, func)
+    if not isinstance(training, (bool, np.bool_)):  # "no" or "eval" would be truthy: training
+        raise TypeError(f"{func}: training must be True or False, got {training!r}")
     if not training or p == 0.0:
         return x.copy(), None
     if p == 1.0:

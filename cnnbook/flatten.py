@@ -22,7 +22,7 @@ def flatten_forward(x):
     if x.ndim < 2:
         raise ValueError(f"flatten_forward: x must have a batch axis and at least one more, "
                          f"got x.shape={x.shape}")
-    return x.reshape(x.shape[0], -1), x.shape  # (N, C*H*W)
+    return x.reshape(x.shape[0], int(np.prod(x.shape[1:]))), x.shape  # (N, C*H*W); N may be 0
 
 
 def flatten_backward(dout, cache):

@@ -7,7 +7,11 @@ differences, (L(x + h e_i) - L(x - h e_i)) / 2h, one entry at a time.
 """
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
+
+from ._init import make_rng
 
 __all__ = ["numerical_gradient", "relative_error", "check_gradients"]
 
@@ -18,8 +22,14 @@ def numerical_gradient(f, inputs, dout, wrt: int = 0, h: float = 1e-6) -> np.nda
     ``f`` returns an array (or a tuple whose first item is the output). Loops over the
     entries of one input: slow on purpose, for small float64 checks only.
     """
+    if not callable(f):
+        raise TypeError(f"numerical_gradient: f must be a function, got {type(f).__name__}")
     inputs = [np.array(a, dtype=np.float64, copy=True) if isinstance(a, np.ndarray) else a
               for a in inputs]
+    if not (isinstance(wrt, numbers.Integral) and 0 <= wrt < len(inputs)
+            and isinstance(inputs[wrt], np.ndarray)):
+        raise ValueError(f"numerical_gradient: wrt must be the position of an array in inputs "
+                         f"(0..{len(inputs) - 1}), got {wrt!r}")
     x = inputs[wrt]
     grad = np.zeros_like(x)
     it = np.nditer(x, flags=["multi_index"])
@@ -42,7 +52,10 @@ def _output(result):
 def relative_error(a, b) -> float:
     """max |a - b| / max(|a| + |b|, tiny): 0 for equal arrays, about 1e-8 or less for a
     correct float64 gradient."""
-    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    try:
+        a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"relative_error: a and b must be arrays of numbers ({exc})") from None
     if a.shape != b.shape:
         raise ValueError(f"relative_error: shapes differ, {a.shape} vs {b.shape}")
     if a.size == 0:
@@ -59,7 +72,10 @@ def check_gradients(forward, backward, inputs, *, wrt=None, rng=None, h: float =
     (default: every array input). Raises AssertionError naming the input and the
     largest discrepancy; returns {position: max abs error} when all agree.
     """
-    rng = np.random.default_rng(rng)
+    for name, fn in (("forward", forward), ("backward", backward)):
+        if not callable(fn):
+            raise TypeError(f"check_gradients: {name} must be a function, got {type(fn).__name__}")
+    rng = make_rng(rng)
     inputs = [np.asarray(a, dtype=np.float64) if isinstance(a, np.ndarray) else a for a in inputs]
     out, cache = forward(*inputs)
     dout = rng.standard_normal(np.shape(out))

@@ -14,7 +14,7 @@ import numbers
 
 import numpy as np
 
-from ._checks import as_float_array, positive_int
+from ._checks import as_float_array, fits_in_memory, positive_int, real_number
 from .module import Module
 
 __all__ = ["layer_norm_forward", "layer_norm_backward", "LayerNorm"]
@@ -49,8 +49,7 @@ def layer_norm_forward(x, normalized_shape, weight=None, bias=None, *, eps=1e-5)
         if arr is not None and np.shape(arr) != shape:
             raise ValueError(f"{func}: {name} must have shape normalized_shape={shape}, "
                              f"got {name}.shape={np.shape(arr)}")
-    if not isinstance(eps, numbers.Real) or isinstance(eps, bool) or eps < 0:
-        raise ValueError(f"{func}: eps must be a number >= 0, got {eps!r}")
+    eps = real_number(eps, "eps", func, minimum=0)  # finite: nan or inf would pass unseen
     D = int(np.prod(shape))
     x2 = x.reshape(-1, D)  # (B, D), B = number of samples (e.g. N*T)
     mean = x2.mean(axis=1, keepdims=True)  # (B, 1)
@@ -97,7 +96,12 @@ class LayerNorm(Module):
                  bias: bool = True, *, dtype=np.float32):
         super().__init__()
         self.normalized_shape = _as_shape(normalized_shape, "LayerNorm")
-        self.eps = eps
+        fits_in_memory(self.normalized_shape, "weight", "LayerNorm",
+                       f"normalized_shape={self.normalized_shape}")
+        self.eps = real_number(eps, "eps", "LayerNorm", minimum=0)
+        for name, flag in (("elementwise_affine", elementwise_affine), ("bias", bias)):
+            if not isinstance(flag, (bool, np.bool_)):
+                raise TypeError(f"LayerNorm: {name} must be True or False, got {flag!r}")
         if elementwise_affine:
             self.params["weight"] = np.ones(self.normalized_shape, dtype)
             if bias:

@@ -7,11 +7,9 @@ otherwise, so ``mse_loss`` matches ``F.mse_loss`` and ``half_sum_squared_error``
 """
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
-from ._checks import as_float_array, positive_int, real_number, same_shape
+from ._checks import as_float_array, fits_in_memory, positive_int, real_number, same_shape
 from .activations import sigmoid
 
 __all__ = [
@@ -151,6 +149,8 @@ def one_hot(labels, num_classes=-1, *, dtype=np.int64):
         num_classes = int(labels.max()) + 1 if labels.size else 0
     num_classes = positive_int(num_classes, "num_classes", "one_hot")
     _labels_in_range(labels, num_classes, "one_hot")
+    fits_in_memory(labels.shape + (num_classes,), "the one-hot array", "one_hot",
+                   f"num_classes={num_classes}")
     out = np.zeros(labels.shape + (num_classes,), dtype=dtype)  # (..., num_classes)
     np.put_along_axis(out, labels[..., None], 1, axis=-1)
     return out
@@ -208,17 +208,38 @@ def cross_entropy(logits, labels):
 
 
 def accuracy(output, labels, *, threshold=0.0) -> float:
-    """Fraction of correct predictions. output (N, C) with C > 1: class = argmax; a single
-    score per example, (N,) or (N, 1): class 1 where score > ``threshold`` (0 for logits,
-    0.5 for probabilities). labels: (N,) or output's shape."""
-    output = np.asarray(output)
+    """Fraction of correct predictions, in [0, 1].
+
+    output (N, C) with C > 1: class = argmax, labels int (N,) in 0..C-1. A single score per
+    example, (N,) or (N, 1): class 1 where score > ``threshold`` (0 for logits, 0.5 for
+    probabilities), labels 0/1 of shape (N,) or output's shape. An empty batch (N = 0) has
+    no accuracy: it raises ValueError, as the losses do, rather than return NaN."""
+    return _accuracy(output, labels, threshold, "accuracy")
+
+
+def _accuracy(output, labels, threshold, func) -> float:
+    """``accuracy`` with every check, its messages naming ``func`` (accuracy, evaluate)."""
+    output = as_float_array(output, "output", func, ndim=(1, 2), layout="(N,) or (N, C)")
     labels = np.asarray(labels)
+    n = output.shape[0]
+    if n == 0 or output.size == 0:
+        raise ValueError(f"{func}: output is empty (output.shape={output.shape}): the accuracy "
+                         "of no examples is undefined")
     if output.ndim == 2 and output.shape[1] > 1:
-        pred = output.argmax(axis=1)
-        return float(np.mean(pred == labels.reshape(pred.shape)))  # (N,)
-    if not isinstance(threshold, numbers.Real):
-        raise TypeError(f"accuracy: threshold must be a number, got {threshold!r}")
-    pred = (output > threshold).reshape(-1)  # (N,)
-    if pred.size != labels.size:
-        raise ValueError(f"accuracy: output has {pred.size} scores but labels has {labels.size} entries")
-    return float(np.mean(pred == (labels.reshape(-1) > 0.5)))  # labels (N,) or (N, 1)
+        labels = _int_labels(labels, "labels", func)
+        if labels.shape != (n,):
+            raise ValueError(f"{func}: labels must have shape (N,) = ({n},) to match "
+                             f"output.shape={output.shape}, got labels.shape={labels.shape}")
+        _labels_in_range(labels, output.shape[1], func)
+        return float(np.mean(output.argmax(axis=1) == labels))  # (N,)
+    threshold = real_number(threshold, "threshold", func)
+    if labels.shape not in ((n,), output.shape):
+        raise ValueError(f"{func}: labels must have shape ({n},) or {output.shape} to match "
+                         f"output.shape={output.shape}, got labels.shape={labels.shape}")
+    if labels.dtype.kind not in "biuf":
+        raise TypeError(f"{func}: labels must be numbers 0 or 1, got dtype {labels.dtype}")
+    bad = (labels != 0) & (labels != 1)
+    if bad.any():
+        raise ValueError(f"{func}: with one score per example, labels must be 0 or 1, "
+                         f"got {labels[bad].ravel()[0].item()!r}")
+    return float(np.mean((output.reshape(-1) > threshold) == (labels.reshape(-1) == 1)))  # (N,)

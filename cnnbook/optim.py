@@ -34,17 +34,35 @@ class Optimizer:
         if hasattr(params, "parameters") and callable(params.parameters):
             params = params.parameters()
         name = type(self).__name__
-        params = list(params)
+        want = "model.parameters(), a Module, or a list of (params_dict, grads_dict, key) triples"
+        try:
+            params = list(params)
+        except TypeError:
+            raise TypeError(f"{name}: params must be {want}, got {type(params).__name__} "
+                            f"{params!r:.60}") from None
+        seen = {}  # id of each parameter array -> its index: step each one once
         for i, item in enumerate(params):
             if not (isinstance(item, tuple) and len(item) == 3 and isinstance(item[0], dict)
                     and isinstance(item[1], dict)):
-                raise TypeError(
-                    f"{name}: params must be model.parameters() or a list of "
-                    f"(params_dict, grads_dict, key) triples; item {i} is {item!r:.60}"
-                )
-            if not isinstance(item[0].get(item[2]), np.ndarray):
+                raise TypeError(f"{name}: params must be {want}; item {i} is {item!r:.60}")
+            array = item[0].get(item[2])
+            if not isinstance(array, np.ndarray):
                 raise TypeError(f"{name}: params item {i}: params_dict[{item[2]!r}] must be a "
-                                f"NumPy array, got {type(item[0].get(item[2])).__name__}")
+                                f"NumPy array, got {type(array).__name__}")
+            if not np.issubdtype(array.dtype, np.floating):
+                raise TypeError(f"{name}: params item {i}: params_dict[{item[2]!r}] must be a "
+                                f"floating-point array (float32 or float64) to be updated in place, "
+                                f"got dtype {array.dtype}")
+            if not array.flags.writeable:
+                raise ValueError(f"{name}: params item {i}: params_dict[{item[2]!r}] is read-only "
+                                 "(writeable=False), so it cannot be updated in place: pass a copy")
+            if id(array) in seen:
+                raise ValueError(
+                    f"{name}: params items {seen[id(array)]} and {i} are the same array "
+                    f"({item[2]!r}, shape {array.shape}): list each parameter once, or it is "
+                    "stepped twice (torch.optim warns that this will become an error); a layer "
+                    "used twice in a model shares one weight, to be listed once")
+            seen[id(array)] = i
         if not params:
             raise ValueError(f"{name}: params is empty, there is nothing to optimise")
         self.params = params
@@ -145,7 +163,8 @@ class Adagrad(Optimizer):
             state = self.state[i]
             state["step"] += 1
             clr = self.lr / (1 + (state["step"] - 1) * self.lr_decay)
-            state["sum"] += grad * grad
+            with np.errstate(over="ignore"):  # a huge gradient: inf, as in torch (steps of 0)
+                state["sum"] += grad * grad
             param -= clr * grad / (np.sqrt(state["sum"]) + self.eps)
 
 
@@ -182,11 +201,16 @@ class RMSprop(Optimizer):
             state["step"] += 1
             square_avg = state["square_avg"]
             square_avg *= self.alpha
-            square_avg += (1 - self.alpha) * grad * grad
+            with np.errstate(over="ignore"):  # a huge gradient: inf, as in torch (steps of 0)
+                square_avg += (1 - self.alpha) * grad * grad
             if self.centered:
                 grad_avg = state["grad_avg"]
                 grad_avg += (1 - self.alpha) * (grad - grad_avg)  # torch's lerp
-                avg = np.sqrt(square_avg - grad_avg * grad_avg) + self.eps
+                with np.errstate(over="ignore", invalid="ignore"):
+                    var = square_avg - grad_avg * grad_avg
+                # where v_t overflowed, keep inf as torch's fused addcmul does (not inf - inf = nan)
+                var = np.where(np.isinf(square_avg), square_avg, var)
+                avg = np.sqrt(var) + self.eps
             else:
                 avg = np.sqrt(square_avg) + self.eps
             if self.momentum > 0:
@@ -236,7 +260,8 @@ class Adam(Optimizer):
             m, v = state["exp_avg"], state["exp_avg_sq"]
             m += (1 - beta1) * (grad - m)  # torch's lerp: = beta1 m + (1 - beta1) g
             v *= beta2
-            v += (1 - beta2) * grad * grad
+            with np.errstate(over="ignore"):  # a huge gradient: inf, as in torch (steps of 0)
+                v += (1 - beta2) * grad * grad
             step_size = self.lr / (1 - beta1**t)
             bias_correction2_sqrt = (1 - beta2**t) ** 0.5
             if self.amsgrad:

@@ -22,7 +22,7 @@ import numpy as np
 from ._checks import positive_int
 from .activations import Sigmoid
 from ._init import make_rng
-from .losses import binary_cross_entropy
+from .losses import _accuracy, binary_cross_entropy
 
 __all__ = ["History", "progress_mode", "fit", "predict", "evaluate"]
 
@@ -142,6 +142,13 @@ def _n_correct(out, yb, threshold) -> int:
     return int(np.count_nonzero((out.reshape(-1) > threshold) == (yb.reshape(-1) > 0.5)))
 
 
+def _check_model(model, func):
+    """A Module-like model: forward, plus train/eval to switch modes."""
+    if not all(callable(getattr(model, m, None)) for m in ("forward", "train", "eval")):
+        raise TypeError(f"{func}: model must be a Module (with forward, train and eval), "
+                        f"got {type(model).__name__}")
+
+
 def _data(data, name):
     if not (isinstance(data, (tuple, list)) and len(data) == 2):
         raise TypeError(f"fit: {name} must be a pair (X, y), got {type(data).__name__}")
@@ -167,6 +174,7 @@ def fit(model, loss_fn, optimizer, train_data, *, epochs, batch_size=128, val_da
     The model is in training mode while it learns, evaluation mode for validation,
     and is left in the mode it had before.
     """
+    _check_model(model, "fit")
     X, y = _data(train_data, "train_data")
     val = _data(val_data, "val_data") if val_data is not None else None
     epochs = positive_int(epochs, "epochs", "fit")
@@ -255,6 +263,7 @@ def _loss_and_accuracy(model, loss_fn, X, y, *, batch_size, threshold):
 def predict(model, X, *, batch_size=1000) -> np.ndarray:
     """The model's outputs (logits for a classifier) for every row of X, computed in
     evaluation mode in batches of ``batch_size``; the model's mode is restored."""
+    _check_model(model, "predict")
     X = np.asarray(X)
     batch_size = positive_int(batch_size, "batch_size", "predict")
     if len(X) == 0:
@@ -272,9 +281,13 @@ def evaluate(model, X, y, *, batch_size=1000, threshold=None) -> float:
     """Accuracy of the model on (X, y), y holding class labels: argmax of the outputs
     for C > 1 outputs; for a single output, class 1 where it exceeds ``threshold``
     (default 0.5 when the model ends with a Sigmoid, else 0, for logits)."""
-    y = np.asarray(y)
+    _check_model(model, "evaluate")
+    X, y = np.asarray(X), np.asarray(y)
+    if X.ndim == 0 or y.ndim == 0:
+        raise ValueError(f"evaluate: X and y must have one row per example, got "
+                         f"X.shape={X.shape} and y.shape={y.shape}")
     if len(y) != len(X):
         raise ValueError(f"evaluate: X has {len(X)} rows but y has {len(y)} labels")
     out = predict(model, X, batch_size=batch_size)
-    threshold = _threshold(model) if threshold is None else float(threshold)
-    return _n_correct(out, y, threshold) / len(y)
+    threshold = _threshold(model) if threshold is None else threshold
+    return _accuracy(out, y, threshold, "evaluate")  # checks y: class indices, or 0/1

@@ -132,13 +132,44 @@ def test_wrong_count(tmp_path):
     assert "wrong count" in message and "(10000,)" in message
 
 
+def test_gzip_bomb_is_decompressed_only_up_to_the_expected_size(tmp_path):
+    """200 MB of zeros in a small gzip: reading stops past the 7,840,016 bytes of the images."""
+    import tracemalloc
+    bomb = tmp_path / "t10k-images-idx3-ubyte.gz"
+    bomb.write_bytes(gzip.compress(bytes(200_000_000), compresslevel=1))
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValueError, match="decompresses to more than 7840016 bytes"):
+            fm._read_idx(str(bomb), "t10k-images-idx3-ubyte", bomb.stat().st_size, 0, 10_000)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 40e6, f"{peak / 1e6:.0f} MB held while reading"
+
+
+def test_concatenated_gzip_members_are_read_like_gzip_decompress(tmp_path):
+    content = b"\x00\x00\x08\x01" + (10_000).to_bytes(4, "big") + bytes(10_000)
+    path = tmp_path / LABELS
+    path.write_bytes(gzip.compress(content[:5000]) + gzip.compress(content[5000:]))
+    assert fm._gunzip(path.read_bytes(), len(content), path) == content
+    with pytest.raises(EOFError):
+        fm._gunzip(path.read_bytes()[:-5], len(content), path)
+
+
 @needs_debian_copy
-def test_missing_file(tmp_path):
+def test_missing_file(tmp_path, monkeypatch):
     folder = copy_of_test_split(tmp_path / "d")
     (folder / LABELS).unlink()
     with pytest.raises(FileNotFoundError, match="t10k-labels-idx1-ubyte.gz is missing") as info:
         data.load_fashion_mnist("test", data_dir=folder)
     assert str(folder / LABELS) in str(info.value)
+    # The Debian copy is installed: the message says so instead of "apt install"
+    assert f"is in {SYSTEM}: leave out data_dir to use it" in str(info.value)
+    assert "apt install" not in str(info.value)
+    monkeypatch.setattr(fm, "_SYSTEM_DIR", tmp_path / "no-system-copy")
+    monkeypatch.setattr(fm, "_cache_dir", lambda: tmp_path / "no-cache")
+    with pytest.raises(FileNotFoundError, match="t10k-labels-idx1-ubyte.gz is missing") as info:
+        data.load_fashion_mnist("test", data_dir=folder)
     assert "sudo apt install dataset-fashion-mnist" in str(info.value)
 
 

@@ -180,6 +180,15 @@ def test_accuracy_helper():
     assert L.accuracy(np.array([0.4, 0.6]), np.array([0.0, 1.0]), threshold=0.5) == 1.0
 
 
+def test_accuracy_edges():
+    """A single example; labels of output's shape, bool or float 0/1 for one score; NaN never:
+    an empty batch raises (see test_bad_inputs.py) rather than return NaN."""
+    assert L.accuracy(np.array([[0.2, 0.1]]), np.array([0])) == 1.0
+    assert L.accuracy(np.array([[0.2], [-1.0]]), np.array([[True], [True]])) == 0.5
+    assert L.accuracy(np.array([0.7, 0.2]), np.array([1.0, 0.0]), threshold=0.5) == 1.0
+    assert L.accuracy(np.array([[1.0, 1.0]]), np.array([0])) == 1.0  # a tie: the first class
+
+
 def test_losses_return_python_floats():
     p = np.array([0.2, 0.8], dtype=np.float32)
     for fn in (L.mse_loss, L.half_sum_squared_error, L.binary_cross_entropy,

@@ -48,6 +48,25 @@ def test_same_steps_as_torch(ours, theirs, hyper):
             np.testing.assert_allclose(p["w"], t.detach().numpy(), rtol=1e-10, atol=1e-13)
 
 
+@pytest.mark.parametrize("dtype, big", [(np.float32, 1e30), (np.float64, 1e200)])
+@pytest.mark.parametrize("ours, theirs, hyper", SETTINGS, ids=[_id(s) for s in SETTINGS])
+def test_huge_gradient_like_torch(ours, theirs, hyper, dtype, big):
+    """A gradient whose square overflows: v_t becomes inf and the step 0, as in torch (finite,
+    no NaN, no NumPy warning: pyproject.toml turns cnnbook's RuntimeWarnings into errors)."""
+    p, g = {"w": np.array([1.0, -2.0, 3.0], dtype)}, {}
+    opt = ours([(p, g, "w")], **hyper)
+    t = torch.tensor(p["w"].copy(), requires_grad=True)
+    t_opt = theirs([t], foreach=False, **hyper)
+    for grad in ([big, 1.0, -big], [1.0, 2.0, 3.0], [0.5, -1.0, 2.0]):
+        g["w"] = np.array(grad, dtype)
+        t.grad = torch.tensor(g["w"].copy())
+        opt.step()
+        t_opt.step()
+        assert np.isfinite(p["w"]).all() and p["w"].dtype == dtype
+        np.testing.assert_allclose(p["w"], t.detach().numpy(), rtol=1e-5 if dtype == np.float32
+                                   else 1e-10)
+
+
 @pytest.mark.parametrize("cls", [optim.SGD, optim.Adagrad, optim.RMSprop, optim.Adam])
 def test_updates_in_place_keeping_dtype_and_the_layer_sees_it(cls):
     model = Sequential(Dense(3, 4, rng=0), ReLU(), Dense(4, 2, rng=1))

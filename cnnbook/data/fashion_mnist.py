@@ -8,7 +8,6 @@ cache with a pinned SHA-256. Every file is verified wherever it comes from.
 from __future__ import annotations
 
 import functools
-import gzip
 import hashlib
 import os
 import shutil
@@ -60,11 +59,15 @@ def _cache_dir() -> Path:
 
 
 def _how_to_get_it(looked: list[str]) -> str:
+    """What was looked at (with what was found there) and the ways to get a copy."""
     where = "".join(f"\n  - {place}" for place in looked)
+    system = [_find_file(_SYSTEM_DIR, name) for name in _SHA256]
+    apt = ("sudo apt install --reinstall dataset-fashion-mnist" if any(system)
+           else "sudo apt install dataset-fashion-mnist")
     return (
         f"Fashion-MNIST was not found. Looked in:{where}\n"
         "Get a copy in one of these ways:\n"
-        "  1. Debian/Ubuntu: sudo apt install dataset-fashion-mnist\n"
+        f"  1. Debian/Ubuntu: {apt}\n"
         f"     (installs the files into {_SYSTEM_DIR})\n"
         "  2. Set the environment variable CNNBOOK_DATA to a folder holding the 4 files\n"
         f"     {_ALL_FILES}\n"
@@ -79,6 +82,25 @@ def _find_file(folder: Path, name: str) -> Path | None:
         if candidate.is_file():
             return candidate
     return None
+
+
+def _what_is_there(folder: Path, names) -> str:
+    """What ``folder`` holds instead of the files ``names``, for an error message."""
+    if folder.is_symlink() and not folder.exists():
+        return f"{folder} is a broken symbolic link (to {os.readlink(folder)})"
+    if not folder.exists():
+        return "folder does not exist"
+    if not folder.is_dir():
+        return f"{folder} is a file, not a folder"
+    for name in names:
+        if _find_file(folder, name) is None:
+            gz = folder / f"{name}.gz"
+            if gz.is_symlink() and not gz.exists():
+                return f"{gz} is a broken symbolic link (to {os.readlink(gz)})"
+            if gz.exists():
+                return f"{gz} is a folder, not a file" if gz.is_dir() else f"{gz} is not a file"
+            return f"{gz} is missing"
+    return "all files are there"
 
 
 def _download(name: str, folder: Path) -> tuple[Path | None, list[str]]:
@@ -115,6 +137,11 @@ def fashion_mnist_paths(split: str = "train", *, data_dir=None, download: bool =
     func = "fashion_mnist_paths"
     if not isinstance(split, str) or split not in _SPLITS:
         raise ValueError(f"{func}: split must be one of {tuple(_SPLITS)}, got {split!r}")
+    if data_dir is not None and not isinstance(data_dir, (str, os.PathLike)):
+        raise TypeError(f"{func}: data_dir must be a folder path (str or pathlib.Path) or None, "
+                        f"got {type(data_dir).__name__} {data_dir!r}")
+    if not isinstance(download, (bool, np.bool_)):
+        raise TypeError(f"{func}: download must be True or False, got {download!r}")
     prefix = _SPLITS[split][0]
     names = (f"{prefix}-images-idx3-ubyte", f"{prefix}-labels-idx1-ubyte")
     if data_dir is not None or os.environ.get("CNNBOOK_DATA"):
@@ -122,19 +149,25 @@ def fashion_mnist_paths(split: str = "train", *, data_dir=None, download: bool =
                           else (os.environ["CNNBOOK_DATA"], "$CNNBOOK_DATA"))
         folder = Path(folder).expanduser()
         found = [_find_file(folder, name) for name in names]
-        for name, path in zip(names, found):
-            if path is None:
-                what = "folder does not exist" if not folder.is_dir() else f"{folder / name}.gz is missing"
-                raise FileNotFoundError(
-                    f"{func}: {origin}={str(folder)!r} does not hold Fashion-MNIST ({what}).\n"
-                    + _how_to_get_it([f"{folder} ({origin})"]))
+        if not all(found):
+            what = _what_is_there(folder, names)
+            problem = f"{func}: {origin}={str(folder)!r} does not hold Fashion-MNIST ({what})."
+            for other in (_SYSTEM_DIR, _cache_dir()):
+                if all(_find_file(other, name) for name in names):  # say so, rather than "install"
+                    use = ("unset CNNBOOK_DATA" if origin == "$CNNBOOK_DATA"
+                           else "leave out data_dir")
+                    raise FileNotFoundError(
+                        f"{problem}\nA copy of the {split!r} split is in {other}: {use} to use it, "
+                        f"or put the files {names[0]}.gz and {names[1]}.gz into {folder}.")
+            raise FileNotFoundError(f"{problem}\n" + _how_to_get_it([f"{folder} ({origin}): {what}"]))
         return tuple(found)
     cache = _cache_dir()
-    looked = [f"{_SYSTEM_DIR} (Debian package)", f"{cache} (user cache)"]
     for folder in (_SYSTEM_DIR, cache):
         found = [_find_file(folder, name) for name in names]
         if all(found):
             return tuple(found)
+    looked = [f"{_SYSTEM_DIR} (Debian package): {_what_is_there(_SYSTEM_DIR, names)}",
+              f"{cache} (user cache): {_what_is_there(cache, names)}"]
     if not download:
         raise FileNotFoundError(f"{func}: download=False and no local copy.\n" + _how_to_get_it(looked))
     found, errors = [], []
@@ -160,27 +193,55 @@ def _advice(path: Path) -> str:
             "CNNBOOK_DATA so that the book finds or downloads its own copy.")
 
 
+def _gunzip(raw: bytes, limit: int, path: Path) -> bytes:
+    """``gzip.decompress(raw)`` that stops once the output passes ``limit`` bytes, so a damaged
+    or hostile file (a "gzip bomb") cannot fill the memory. EOFError when it ends early."""
+    parts, total = [], 0
+    while True:  # one gzip member after another, as gzip.decompress
+        member = zlib.decompressobj(16 + zlib.MAX_WBITS)  # gzip header and trailer checked too
+        parts.append(member.decompress(raw, limit + 1 - total))  # at most limit + 1 in all
+        total += len(parts[-1])
+        if total > limit:
+            raise ValueError(f"{path}: checksum mismatch, it decompresses to more than {limit} "
+                             f"bytes, the size of this Fashion-MNIST file (damaged, or not "
+                             f"Fashion-MNIST; decompression stopped there). {_advice(path)}")
+        if not member.eof:
+            raise EOFError
+        raw = member.unused_data.lstrip(b"\x00")
+        if not raw:
+            return b"".join(parts)
+
+
 @functools.lru_cache(maxsize=8)
 def _read_idx(path_str: str, name: str, size: int, mtime_ns: int, count: int) -> np.ndarray:
     """Verified uint8 array of the IDX file ``name``, (count,) or (count, 28, 28). Memoized per
     process: the key includes size and mtime, so a replaced file is read (and checked) again."""
     path = Path(path_str)
     official_gz, debian_gz, content_sha = _SHA256[name]
-    raw = path.read_bytes()
+    labels = "labels" in name
+    magic, dims = (2049, ()) if labels else (2051, (28, 28))
+    header = 8 + 4 * len(dims)
+    shape = (count, *dims)
+    expected = header + int(np.prod(shape))  # bytes of the IDX content
+    if size > expected + expected // 100 + 4096:  # a gzip of it is never larger than that
+        raise ValueError(f"{path}: {size} bytes, larger than any copy of {name} can be (its "
+                         f"content has {expected} bytes): not a Fashion-MNIST file. {_advice(path)}")
+    try:
+        raw = path.read_bytes()
+    except PermissionError:
+        raise PermissionError(f"{path}: permission denied, this user cannot read the file. Make it "
+                              f"readable (chmod a+r {path}), or: {_advice(path)}") from None
     trusted = False
     if path.suffix == ".gz":
         trusted = hashlib.sha256(raw).hexdigest() in (official_gz, debian_gz)
         try:
-            raw = gzip.decompress(raw)
+            raw = _gunzip(raw, expected, path)
         except EOFError:
             raise ValueError(f"{path}: truncated gzip file (checksum mismatch: it ends early, "
                              f"after {size} bytes). {_advice(path)}") from None
-        except (gzip.BadGzipFile, zlib.error, OSError) as exc:
+        except zlib.error as exc:
             raise ValueError(f"{path}: checksum mismatch, the gzip data is corrupted ({exc}). "
                              f"{_advice(path)}") from None
-    labels = "labels" in name
-    magic, dims = (2049, ()) if labels else (2051, (28, 28))
-    header = 8 + 4 * len(dims)
     if len(raw) < header:
         raise ValueError(f"{path}: truncated, only {len(raw)} bytes (an IDX header has {header}). "
                          f"{_advice(path)}")
@@ -188,8 +249,7 @@ def _read_idx(path_str: str, name: str, size: int, mtime_ns: int, count: int) ->
     if fields[0] != magic:
         raise ValueError(f"{path}: bad magic number {int(fields[0])}, expected {magic} "
                          f"(an IDX {'label' if labels else 'image'} file). {_advice(path)}")
-    shape = (count, *dims)
-    if tuple(int(v) for v in fields[1:]) != shape or len(raw) != header + int(np.prod(shape)):
+    if tuple(int(v) for v in fields[1:]) != shape or len(raw) != expected:
         raise ValueError(
             f"{path}: wrong count: header says {tuple(int(v) for v in fields[1:])} and the file holds "
             f"{len(raw) - header} bytes of data, expected {shape} ({int(np.prod(shape))} bytes). "
