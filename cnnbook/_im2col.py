@@ -21,6 +21,8 @@ blocking: each block is still processed by whole-array operations.
 """
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
@@ -28,7 +30,7 @@ from ._checks import as_float_array, int_pair, positive_int
 
 __all__ = [
     "BLOCK_BYTES", "conv_output_size", "resolve_padding", "padded_output_size", "pad2d",
-    "window_view", "im2col", "col2im", "block_size", "conv_core", "conv_grads",
+    "window_view", "im2col", "col2im", "block_size", "conv_core", "conv_grads", "ConvCache",
 ]
 
 # Bytes of column matrix per block: measured on the benchmarks (W1-W3, see
@@ -179,6 +181,24 @@ def _fold_args(x_shape, kernel_size, stride, padding, dilation, func):
 
 
 # -- the drivers used by the convolution kernels ----------------------------------------
+class ConvCache(NamedTuple):
+    """What a convolution's backward pass needs (conv2d, conv1d, conv_transpose2d).
+
+    x and weight are kept in the working dtype (their common dtype); the dtypes they came
+    in are kept apart, so that each gradient is returned in the dtype of what it is the
+    gradient of.
+    """
+    x: np.ndarray  # the input, (N, C, H, W) (conv1d: (N, C, 1, L))
+    weight: np.ndarray  # (O, C, kh, kw) (conv_transpose2d: (C_in, C_out, kh, kw))
+    pads: tuple  # ((top, bottom), (left, right))
+    stride: tuple  # (s_h, s_w)
+    dilation: tuple  # (d_h, d_w)
+    out_shape: tuple  # the forward output's shape, which dout must have
+    x_dtype: np.dtype
+    weight_dtype: np.dtype
+    bias_dtype: np.dtype | None  # None: the forward had no bias
+
+
 # Each works through the batch in blocks of a few images, reusing one padded-input
 # buffer and one column buffer, so that the columns of a block are still in the cache
 # when the matrix product reads them.

@@ -172,7 +172,7 @@ def fit(model, loss_fn, optimizer, train_data, *, epochs, batch_size=128, val_da
     epochs = positive_int(epochs, "epochs", "fit")
     batch_size = positive_int(batch_size, "batch_size", "fit")
     if not callable(loss_fn):
-        raise TypeError(f"fit: loss_fn must be a function (pred, target) -> (loss, dpred), "
+        raise TypeError(f"fit: loss_fn must be a function (input, target) -> (loss, dinput), "
                         f"got {type(loss_fn).__name__}")
     if not callable(getattr(optimizer, "step", None)):
         raise TypeError(f"fit: optimizer must have a step() method, got {type(optimizer).__name__}")
