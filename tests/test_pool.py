@@ -114,7 +114,6 @@ def test_global_avg_pool_gradcheck_and_torch():
     x = np.random.default_rng(4).standard_normal((2, 3, 5, 4))
     check_op(global_avg_pool2d_forward, global_avg_pool2d_backward,
              lambda t: F.adaptive_avg_pool2d(t, 1).flatten(1), [x])
-    check_fan_out(global_avg_pool2d_forward, global_avg_pool2d_backward, x)
     out, _ = global_avg_pool2d_forward(x.astype(np.float32))
     assert out.shape == (2, 3) and out.dtype == np.float32
 
