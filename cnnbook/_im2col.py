@@ -45,7 +45,7 @@ def conv_output_size(input_size: int, kernel_size: int, stride: int = 1, padding
         n_out = floor((n + 2p - d (k - 1) - 1) / s) + 1
 
     n: input size, k: kernel size, s: stride, p: padding on each side, d: dilation
-    (d (k - 1) + 1 is the kernel's extent). Equals ``torch.nn.Conv2d``'s formula.
+    (d (k - 1) + 1 is the kernel's extent). Equals ``torch.nn.Conv2d``'s formula. See chapter 5.
     """
     func = "conv_output_size"
     n = positive_int(input_size, "input_size", func)
@@ -135,6 +135,7 @@ def im2col(x, kernel_size, *, stride=1, padding=0, dilation=1):
     cols[n, (c, i, j), (h', w')] = xp[n, c, h' s_h + i d_h, w' s_w + j d_w]
     x: (N, C, H, W) -> cols (N, C*kh*kw, H'*W'); padding as in ``conv2d_forward``.
     Then conv2d(x, weight) = weight.reshape(O, C*kh*kw) @ cols, one image at a time.
+    See chapter 5.
     """
     func = "im2col"
     x = as_float_array(x, "x", func, ndim=4, layout="(N, C, H, W)")
@@ -150,7 +151,7 @@ def col2im(cols, output_size, kernel_size, *, stride=1, padding=0, dilation=1):
 
     The adjoint of ``im2col``: x[n, c, y, x] is the sum of every column entry that
     ``im2col`` would copy from (y, x). cols: (N, C*kh*kw, H'*W'), output_size: (H, W)
-    -> (N, C, H, W). One strided slice-add per kernel offset (kh * kw of them).
+    -> (N, C, H, W). One strided slice-add per kernel offset (kh * kw of them). See chapter 5.
     """
     func = "col2im"
     cols = as_float_array(cols, "cols", func, ndim=3, layout="(N, C*kh*kw, H'*W')")

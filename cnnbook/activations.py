@@ -330,31 +330,43 @@ class _Elementwise(Module):
 
 
 class Identity(_Elementwise):
+    """f(x) = x, ``torch.nn.Identity``'s twin; any shape. See chapter 3."""
+
     _forward, _backward = identity_forward, identity_backward
 
 
 class BinaryStep(_Elementwise):
+    """Heaviside step (the threshold logic unit's activation); any shape. See chapters 1 and 3."""
+
     _forward, _backward = binary_step_forward, binary_step_backward
 
 
 class Sigmoid(_Elementwise):
+    """Logistic function, ``torch.nn.Sigmoid``'s twin; any shape. See chapter 3."""
+
     _forward, _backward = sigmoid_forward, sigmoid_backward
 
 
 class Tanh(_Elementwise):
+    """Hyperbolic tangent, ``torch.nn.Tanh``'s twin; any shape. See chapter 3."""
+
     _forward, _backward = tanh_forward, tanh_backward
 
 
 class ArcTan(_Elementwise):
+    """Arctangent activation (``torch.atan`` as a layer); any shape. See chapter 3."""
+
     _forward, _backward = arctan_forward, arctan_backward
 
 
 class ReLU(_Elementwise):
+    """max(0, x), ``torch.nn.ReLU``'s twin; any shape. See chapter 3."""
+
     _forward, _backward = relu_forward, relu_backward
 
 
 class LeakyReLU(_Elementwise):
-    """``torch.nn.LeakyReLU``'s twin."""
+    """``torch.nn.LeakyReLU``'s twin; any shape. See chapter 3."""
 
     _forward, _backward = leaky_relu_forward, leaky_relu_backward
 
@@ -367,7 +379,7 @@ class LeakyReLU(_Elementwise):
 
 
 class ELU(_Elementwise):
-    """``torch.nn.ELU``'s twin."""
+    """``torch.nn.ELU``'s twin; any shape. See chapter 3."""
 
     _forward, _backward = elu_forward, elu_backward
 
@@ -380,7 +392,7 @@ class ELU(_Elementwise):
 
 
 class Softplus(_Elementwise):
-    """``torch.nn.Softplus``'s twin."""
+    """``torch.nn.Softplus``'s twin; any shape. See chapter 3."""
 
     _forward, _backward = softplus_forward, softplus_backward
 
@@ -394,7 +406,8 @@ class Softplus(_Elementwise):
 
 
 class Softmax(_Elementwise):
-    """``torch.nn.Softmax``'s twin (default dim=-1, the class dimension of (N, C) logits)."""
+    """``torch.nn.Softmax``'s twin (default dim=-1, the class dimension of (N, C) logits);
+    any shape. See chapters 3 and 6."""
 
     _forward, _backward = softmax_forward, softmax_backward
 
@@ -407,7 +420,7 @@ class Softmax(_Elementwise):
 
 
 class LogSoftmax(Softmax):
-    """``torch.nn.LogSoftmax``'s twin."""
+    """``torch.nn.LogSoftmax``'s twin; any shape. See chapters 3 and 6."""
 
     _forward, _backward = log_softmax_forward, log_softmax_backward
 
@@ -416,6 +429,7 @@ class PReLU(Module):
     """``torch.nn.PReLU``'s twin: slope(s) ``weight`` learned with the other parameters.
 
     num_parameters=1 shares one slope; num_parameters=C learns one per channel (dim 1).
+    x: (N, C, ...) -> shaped like x. See chapter 3.
     """
 
     def __init__(self, num_parameters: int = 1, init: float = 0.25, *, dtype=np.float32):

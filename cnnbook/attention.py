@@ -200,8 +200,9 @@ def scaled_dot_product_attention_forward_naive(q, k, v, *, attn_mask=None, is_ca
         s_ij = scale q_i . k_j + mask_ij,  p_ij = e^(s_ij - max_j s_ij) / sum_j e^(s_ij - max_j s_ij),
         out_i = sum_j p_ij v_j.
 
-    Same arguments, shapes, result and cache (either backward takes it); slow, for
-    reading and for checking the fast one. See chapter 10.
+    Same arguments, result and cache (either backward takes it): q (..., L, E),
+    k (..., S, E), v (..., S, Ev) -> out (..., L, Ev). Slow, for reading and for checking
+    the fast one. See chapter 10.
     """
     q, k, v, mask, scale, dtypes = _sdpa_args(q, k, v, attn_mask, is_causal, scale,
                                               "scaled_dot_product_attention_forward_naive")
@@ -229,8 +230,8 @@ def scaled_dot_product_attention_backward_naive(dout, cache):
         dv_j += p_ij dout_i,  dp_ij = dout_i . v_j,  ds_ij = p_ij (dp_ij - sum_j' p_ij' dp_ij'),
         dq_i = scale sum_j ds_ij k_j,  dk_j += scale ds_ij q_i.
 
-    Same shapes, dtypes and results as ``scaled_dot_product_attention_backward``.
-    See chapter 10.
+    dout (..., L, Ev) -> (dq, dk, dv) shaped and typed like q, k and v, as
+    ``scaled_dot_product_attention_backward``. See chapter 10.
     """
     dout = check_dout(dout, cache.out.shape, cache.out.dtype,
                       "scaled_dot_product_attention_backward_naive")

@@ -236,8 +236,9 @@ def batch_norm_forward_naive(x, running_mean, running_var, weight=None, bias=Non
         mean_c = (1/M) sum x[:, c],  var_c = (1/M) sum (x[:, c] - mean_c)^2,
         y[:, c] = weight_c (x[:, c] - mean_c) / sqrt(var_c + eps) + bias_c.
 
-    Same arguments, shapes, result, running-statistics update and cache (so either
-    backward takes it); slow, for reading and for checking the fast one. See chapter 7.
+    Same arguments, result, running-statistics update and cache (so either backward
+    takes it): x (N, C, ...), the four vectors (C,) or None -> y shaped like x. Slow, for
+    reading and for checking the fast one. See chapter 7.
     """
     func = "batch_norm_forward_naive"
     x, running_mean, running_var, weight, bias, momentum, eps = _batch_norm_args(
@@ -282,7 +283,8 @@ def batch_norm_backward_naive(dout, cache):
 
     sums and means over the M values of channel c (weight_c = 1 without weight).
 
-    Same shapes, dtypes and results as ``batch_norm_backward``. See chapter 7.
+    dout shaped like x -> (dx, dweight (C,), dbias (C,)), as ``batch_norm_backward``.
+    See chapter 7.
     """
     dtype = cache.x3.dtype
     d3 = check_dout(dout, cache.x_shape, dtype, "batch_norm_backward_naive")

@@ -103,8 +103,9 @@ def conv2d_backward(dout, cache):
 def conv2d_forward_naive(x, weight, bias=None, *, stride=1, padding=0, dilation=1):
     """``conv2d_forward`` with explicit loops over images, filters and output pixels.
 
-    Same arguments, shapes, result and cache; slow, for reading and for checking the fast
-    one. See chapter 5.
+    Same arguments, result and cache: x (N, C, H, W), weight (O, C, kh, kw), bias (O,) or
+    None -> out (N, O, H', W'). Slow, for reading and for checking the fast one.
+    See chapter 5.
     """
     func = "conv2d_forward_naive"
     cache, bias = _conv2d_args(x, weight, bias, stride, padding, dilation, func)
@@ -129,7 +130,8 @@ def conv2d_forward_naive(x, weight, bias=None, *, stride=1, padding=0, dilation=
 def conv2d_backward_naive(dout, cache):
     """``conv2d_backward`` with loops: each output pixel adds its share to dx and dweight.
 
-    Same shapes and dtypes as ``conv2d_backward``. See chapter 5.
+    dout (N, O, H', W') -> (dx, dweight, dbias) shaped and typed like x, weight and bias,
+    as ``conv2d_backward``. See chapter 5.
     """
     dout = check_dout(dout, cache.out_shape, cache.x.dtype, "conv2d_backward_naive")
     x, weight, (sh, sw), (dh, dw) = cache.x, cache.weight, cache.stride, cache.dilation

@@ -150,7 +150,8 @@ def max_pool2d_forward_naive(x, kernel_size, *, stride=None, padding=0):
 
         out[n, c, r, q] = max_{i, j} xp[n, c, r s_h + i, q s_w + j]
 
-    Same arguments, shapes and result; its cache records where each window's max sits
+    Same arguments and result, x (N, C, H, W) -> out (N, C, H', W'); its cache records
+    where each window's max sits
     (the first, in row-major order, on ties) for ``max_pool2d_backward_naive``. Slow, for
     reading and for checking the fast kernel. See chapter 6.
     """
