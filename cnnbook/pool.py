@@ -151,9 +151,9 @@ def max_pool2d_forward_naive(x, kernel_size, *, stride=None, padding=0):
         out[n, c, r, q] = max_{i, j} xp[n, c, r s_h + i, q s_w + j]
 
     Same arguments and result, x (N, C, H, W) -> out (N, C, H', W'); its cache records
-    where each window's max sits
-    (the first, in row-major order, on ties) for ``max_pool2d_backward_naive``. Slow, for
-    reading and for checking the fast kernel. See chapter 6.
+    where each window's max sits (the first, in row-major order, on ties) for
+    ``max_pool2d_backward_naive``. Slow, for reading and for checking the fast kernel.
+    See chapter 6.
     """
     x, (kh, kw), (sh, sw), pads, (ho, wo) = _pool_args(x, kernel_size, stride, padding,
                                                       "max_pool2d_forward_naive")
