@@ -72,9 +72,7 @@ def sigmoid(x):
     Split by sign so that ``exp`` only ever sees non-positive arguments. x: any shape
     (integers become float64) -> an array shaped like x. See chapter 3.
     """
-    x = np.asarray(x)
-    if not np.issubdtype(x.dtype, np.floating):
-        x = x.astype(np.float64)
+    x = as_float_array(x, "x", "sigmoid")
     z = np.exp(-np.abs(x))
     return np.where(x >= 0, 1.0 / (1.0 + z), z / (1.0 + z)).astype(x.dtype, copy=False)
 

@@ -123,7 +123,7 @@ def _need_two_values(M, x, func):
 def batch_norm_forward(x, running_mean, running_var, weight=None, bias=None, *,
                        training=False, momentum=0.1, eps=1e-5):
     """Batch normalization, as ``torch.nn.functional.batch_norm`` (same arguments, order
-    and defaults).
+    and defaults; training, momentum and eps are keyword-only).
 
     y = weight * (x - mean) / sqrt(var + eps) + bias, per channel (axis 1).
 
