@@ -23,7 +23,7 @@ from .module import Module
 __all__ = [
     "conv_output_size", "conv2d_forward", "conv2d_backward", "conv2d_forward_naive",
     "conv2d_backward_naive", "conv1d_forward", "conv1d_backward", "correlate2d", "convolve2d",
-    "Conv2d", "Conv1d",
+    "Conv2d", "Conv1d", "ConvCache",
 ]
 
 
