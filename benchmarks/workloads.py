@@ -107,7 +107,7 @@ def make_w5(quick=False):
     mean_t, var_t, dout_t = torch.zeros(32), torch.ones(32), torch.from_numpy(dout)
 
     def ours():
-        out, cache = batch_norm_forward(x, weight, bias, mean, var, training=True)
+        out, cache = batch_norm_forward(x, mean, var, weight, bias, training=True)
         return batch_norm_backward(dout, cache)
 
     def theirs():

@@ -29,14 +29,18 @@ from .conv_transpose import ConvTranspose2d, conv_transpose2d_forward, conv_tran
 from ._im2col import col2im, conv_output_size, im2col
 from .pool import (
     MaxPool2d, AvgPool2d, GlobalAvgPool2d, max_pool2d_forward, max_pool2d_backward,
-    avg_pool2d_forward, avg_pool2d_backward, global_avg_pool2d_forward, global_avg_pool2d_backward,
+    max_pool2d_forward_naive, max_pool2d_backward_naive, avg_pool2d_forward, avg_pool2d_backward, global_avg_pool2d_forward, global_avg_pool2d_backward,
 )
 from .flatten import Flatten, flatten_forward, flatten_backward
-from .batchnorm import BatchNorm1d, BatchNorm2d, batch_norm_forward, batch_norm_backward
+from .batchnorm import (
+    BatchNorm1d, BatchNorm2d, batch_norm_forward, batch_norm_backward, batch_norm_forward_naive,
+    batch_norm_backward_naive,
+)
 from .layernorm import LayerNorm, layer_norm_forward, layer_norm_backward
 from .dropout import Dropout, dropout_forward, dropout_backward
 from .attention import (
-    MultiHeadAttention, scaled_dot_product_attention_forward, scaled_dot_product_attention_backward,
+    MultiheadAttention, scaled_dot_product_attention_forward, scaled_dot_product_attention_backward,
+    scaled_dot_product_attention_forward_naive, scaled_dot_product_attention_backward_naive,
     multi_head_attention_forward, multi_head_attention_backward,
 )
 from .losses import (
@@ -74,13 +78,16 @@ __all__ = [
     "conv2d_forward_naive", "conv2d_backward_naive", "correlate2d", "convolve2d",
     "ConvTranspose2d", "conv_transpose2d_forward", "conv_transpose2d_backward",
     "col2im", "conv_output_size", "im2col", "MaxPool2d", "AvgPool2d", "GlobalAvgPool2d",
-    "max_pool2d_forward", "max_pool2d_backward", "avg_pool2d_forward",
+    "max_pool2d_forward", "max_pool2d_backward", "max_pool2d_forward_naive",
+    "max_pool2d_backward_naive", "avg_pool2d_forward",
     "avg_pool2d_backward", "global_avg_pool2d_forward", "global_avg_pool2d_backward",
     "Flatten", "flatten_forward", "flatten_backward", "BatchNorm1d", "BatchNorm2d",
-    "batch_norm_forward", "batch_norm_backward", "LayerNorm", "layer_norm_forward",
+    "batch_norm_forward", "batch_norm_backward", "batch_norm_forward_naive",
+    "batch_norm_backward_naive", "LayerNorm", "layer_norm_forward",
     "layer_norm_backward", "Dropout", "dropout_forward", "dropout_backward",
-    "MultiHeadAttention", "scaled_dot_product_attention_forward",
-    "scaled_dot_product_attention_backward", "multi_head_attention_forward",
+    "MultiheadAttention", "scaled_dot_product_attention_forward",
+    "scaled_dot_product_attention_backward", "scaled_dot_product_attention_forward_naive",
+    "scaled_dot_product_attention_backward_naive", "multi_head_attention_forward",
     "multi_head_attention_backward", "mse_loss", "half_sum_squared_error",
     "quadratic_loss", "zero_one_loss", "binary_cross_entropy",
     "binary_cross_entropy_with_logits", "cross_entropy", "one_hot", "accuracy",

@@ -11,27 +11,26 @@ import os
 import numpy as np
 
 __all__ = [
-    "as_float_array", "positive_int", "int_pair", "same_shape", "real_number",
-    "bias_vector", "fits_in_memory",
+    "as_float_array", "check_dout", "nonempty", "positive_int", "int_pair", "same_shape",
+    "real_number", "bias_vector", "fits_in_memory",
 ]
 
 
 def as_float_array(x, name: str, func: str, *, ndim=None, layout: str | None = None) -> np.ndarray:
     """Return ``x`` as a floating NumPy array, or raise a clear TypeError/ValueError.
 
+    Integer and boolean input becomes float64; complex, object, string input and None
+    are refused with a TypeError (never cast, which would drop the imaginary part).
     ``ndim`` may be an int or a tuple of allowed ints; ``layout`` (e.g. "(N, C, H, W)")
     is quoted in the message.
     """
-    if not isinstance(x, np.ndarray):
-        if isinstance(x, (list, tuple, numbers.Number)):
-            x = np.asarray(x)
-        else:
-            raise TypeError(f"{func}: {name} must be a NumPy array, got {type(x).__name__}")
+    x = _as_array(x, name, func)
     if not np.issubdtype(x.dtype, np.floating):
         if np.issubdtype(x.dtype, np.integer) or x.dtype == bool:
             x = x.astype(np.float64)
         else:
-            raise TypeError(f"{func}: {name} must have a numeric dtype, got {x.dtype}")
+            raise TypeError(f"{func}: {name} must have a numeric dtype (float, int or bool), "
+                            f"got {_dtype_name(x.dtype)}")
     if ndim is not None:
         allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
         if x.ndim not in allowed:
@@ -44,12 +43,56 @@ def as_float_array(x, name: str, func: str, *, ndim=None, layout: str | None = N
     return x
 
 
-def positive_int(value, name: str, func: str, *, minimum: int = 1) -> int:
-    """Return ``value`` as an int >= ``minimum``, or raise naming the argument."""
+def _as_array(x, name, func):
+    if isinstance(x, np.ndarray):
+        return x
+    if isinstance(x, (list, tuple, numbers.Number, np.generic)):
+        return np.asarray(x)
+    got = "None" if x is None else type(x).__name__
+    raise TypeError(f"{func}: {name} must be a NumPy array, got {got}")
+
+
+def _dtype_name(dtype) -> str:
+    if np.issubdtype(dtype, np.complexfloating):
+        return f"the complex dtype {dtype} (take .real or abs() first if that is what you mean)"
+    return str(dtype)
+
+
+def check_dout(dout, shape, dtype, func: str) -> np.ndarray:
+    """The upstream gradient of a backward kernel, checked against the forward output.
+
+    ``dout`` must be a floating array of exactly ``shape`` (the forward output's shape:
+    a same-size array of another shape, or one that would broadcast, is an error, never
+    reshaped or broadcast); integer, boolean, complex and object arrays and None are
+    refused with a TypeError rather than cast. Returns dout in ``dtype``, the forward's
+    working dtype, so a float16 or float32 dout does not lower the gradients' precision.
+    """
+    dout = _as_array(dout, "dout", func)
+    shape = tuple(shape)
+    if not np.issubdtype(dout.dtype, np.floating):
+        raise TypeError(f"{func}: dout must be a floating-point array shaped like the forward "
+                        f"output {shape}, got {_dtype_name(dout.dtype)}")
+    if dout.shape != shape:
+        raise ValueError(f"{func}: dout must have shape {shape}, the shape of the forward "
+                         f"output, got dout.shape={dout.shape}")
+    return dout.astype(dtype, copy=False)
+
+
+def nonempty(a: np.ndarray, axes, name: str, func: str, what: str) -> None:
+    """Raise ValueError when an axis in ``axes`` of ``a`` has length 0, as PyTorch does for
+    an empty image or a zero-size kernel; ``what`` names the axes, e.g. "height and width"."""
+    if any(a.shape[i] == 0 for i in axes):
+        raise ValueError(f"{func}: {name} must have a nonzero {what}, got {name}.shape={a.shape}")
+
+
+def positive_int(value, name: str, func: str, *, minimum: int = 1, maximum: int | None = None) -> int:
+    """Return ``value`` as an int in [minimum, maximum], or raise naming the argument:
+    TypeError for a non-integer (bool and float included), ValueError out of range."""
+    want = f"an integer >= {minimum}" + ("" if maximum is None else f" and <= {maximum}")
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{func}: {name} must be an integer >= {minimum}, got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{func}: {name} must be an integer >= {minimum}, got {value}")
+        raise TypeError(f"{func}: {name} must be {want}, got {value!r}")
+    if value < minimum or (maximum is not None and value > maximum):
+        raise ValueError(f"{func}: {name} must be {want}, got {value}")
     return int(value)
 
 
@@ -90,14 +133,15 @@ def real_number(value, name: str, func: str, *, minimum=None, maximum=None,
     return v
 
 
-def bias_vector(bias, n: int, func: str, dtype) -> np.ndarray:
-    """Check a layer's bias: a 1-D float array with one entry per output channel, cast to dtype."""
+def bias_vector(bias, n: int, func: str) -> np.ndarray:
+    """Check a layer's bias: a 1-D float array with one entry per output channel (its own
+    dtype kept, so that its gradient can be returned in it)."""
     bias = as_float_array(bias, "bias", func, ndim=1, layout="(out_channels,)")
     if bias.shape[0] != n:
         raise ValueError(
             f"{func}: bias must have {n} entries (one per output channel), got bias.shape={bias.shape}"
         )
-    return bias.astype(dtype, copy=False)
+    return bias
 
 
 def _memory_bytes() -> int:

@@ -21,6 +21,8 @@ blocking: each block is still processed by whole-array operations.
 """
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
@@ -28,7 +30,7 @@ from ._checks import as_float_array, fits_in_memory, int_pair, positive_int
 
 __all__ = [
     "BLOCK_BYTES", "conv_output_size", "resolve_padding", "padded_output_size", "pad2d",
-    "window_view", "im2col", "col2im", "block_size", "conv_core", "conv_grads",
+    "window_view", "im2col", "col2im", "block_size", "conv_core", "conv_grads", "ConvCache",
 ]
 
 # Bytes of column matrix per block: measured on the benchmarks (W1-W3, see
@@ -43,7 +45,7 @@ def conv_output_size(input_size: int, kernel_size: int, stride: int = 1, padding
         n_out = floor((n + 2p - d (k - 1) - 1) / s) + 1
 
     n: input size, k: kernel size, s: stride, p: padding on each side, d: dilation
-    (d (k - 1) + 1 is the kernel's extent). Equals ``torch.nn.Conv2d``'s formula.
+    (d (k - 1) + 1 is the kernel's extent). Equals ``torch.nn.Conv2d``'s formula. See chapter 5.
     """
     func = "conv_output_size"
     n = positive_int(input_size, "input_size", func)
@@ -142,6 +144,7 @@ def im2col(x, kernel_size, *, stride=1, padding=0, dilation=1):
     cols[n, (c, i, j), (h', w')] = xp[n, c, h' s_h + i d_h, w' s_w + j d_w]
     x: (N, C, H, W) -> cols (N, C*kh*kw, H'*W'); padding as in ``conv2d_forward``.
     Then conv2d(x, weight) = weight.reshape(O, C*kh*kw) @ cols, one image at a time.
+    See chapter 5.
     """
     func = "im2col"
     x = as_float_array(x, "x", func, ndim=4, layout="(N, C, H, W)")
@@ -157,7 +160,7 @@ def col2im(cols, output_size, kernel_size, *, stride=1, padding=0, dilation=1):
 
     The adjoint of ``im2col``: x[n, c, y, x] is the sum of every column entry that
     ``im2col`` would copy from (y, x). cols: (N, C*kh*kw, H'*W'), output_size: (H, W)
-    -> (N, C, H, W). One strided slice-add per kernel offset (kh * kw of them).
+    -> (N, C, H, W). One strided slice-add per kernel offset (kh * kw of them). See chapter 5.
     """
     func = "col2im"
     cols = as_float_array(cols, "cols", func, ndim=3, layout="(N, C*kh*kw, H'*W')")
@@ -188,6 +191,24 @@ def _fold_args(x_shape, kernel_size, stride, padding, dilation, func):
 
 
 # -- the drivers used by the convolution kernels ----------------------------------------
+class ConvCache(NamedTuple):
+    """What a convolution's backward pass needs (conv2d, conv1d, conv_transpose2d).
+
+    x and weight are kept in the working dtype (their common dtype); the dtypes they came
+    in are kept apart, so that each gradient is returned in the dtype of what it is the
+    gradient of.
+    """
+    x: np.ndarray  # the input, (N, C, H, W) (conv1d: (N, C, 1, L))
+    weight: np.ndarray  # (O, C, kh, kw) (conv_transpose2d: (C_in, C_out, kh, kw))
+    pads: tuple  # ((top, bottom), (left, right))
+    stride: tuple  # (s_h, s_w)
+    dilation: tuple  # (d_h, d_w)
+    out_shape: tuple  # the forward output's shape, which dout must have
+    x_dtype: np.dtype
+    weight_dtype: np.dtype
+    bias_dtype: np.dtype | None  # None: the forward had no bias
+
+
 # Each works through the batch in blocks of a few images, reusing one padded-input
 # buffer and one column buffer, so that the columns of a block are still in the cache
 # when the matrix product reads them.

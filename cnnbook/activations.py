@@ -7,17 +7,20 @@ A single-input kernel returns ``dx`` itself; a kernel with a learnable input (PR
 tanh, arctan, ReLU, PReLU, ELU, SoftPlus) are here, with leaky ReLU, softmax and
 log-softmax; 003's ridge and radial functions are in ``cnnbook.radial``.
 
+Shapes: x is any shape (softmax and log-softmax reduce along ``dim``), out and dx are
+shaped like x, and every backward refuses a dout of another shape. dx has x's dtype.
+
 Where a derivative is undefined (ReLU-like kinks at x = 0) we take PyTorch's value, so
 that gradients agree with it exactly: ReLU'(0) = 0, LeakyReLU'(0) = PReLU'(0) = the
 slope, ELU'(0) = alpha.
 """
 from __future__ import annotations
 
-import numbers
+from typing import NamedTuple
 
 import numpy as np
 
-from ._checks import as_float_array, positive_int, real_number
+from ._checks import as_float_array, check_dout, positive_int, real_number
 from .module import Module
 
 __all__ = [
@@ -29,37 +32,45 @@ __all__ = [
     "softplus_forward", "softplus_backward", "softmax_forward", "softmax_backward",
     "log_softmax_forward", "log_softmax_backward", "Identity", "BinaryStep", "Sigmoid",
     "Tanh", "ArcTan", "ReLU", "LeakyReLU", "ELU", "Softplus", "Softmax", "LogSoftmax",
-    "PReLU",
+    "PReLU", "PReLUCache",
 ]
 
 
 def identity_forward(x):
-    """f(x) = x."""
+    """f(x) = x. x: any shape -> ``(out, cache)``, out a copy of x. See chapter 3."""
     x = as_float_array(x, "x", "identity_forward")
-    return x.copy(), None
+    return x.copy(), (x.shape, x.dtype)
 
 
 def identity_backward(dout, cache):
-    """f'(x) = 1."""
-    return dout.copy()
+    """f'(x) = 1: dx = dout, shaped like x. See chapter 3."""
+    shape, dtype = cache
+    return check_dout(dout, shape, dtype, "identity_backward").copy()
 
 
 def binary_step_forward(x):
-    """Heaviside step, f(x) = 1 if x >= 0 else 0 (the threshold logic unit of chapter 1)."""
+    """Heaviside step, f(x) = 1 if x >= 0 else 0 (the threshold logic unit of chapter 1).
+
+    x: any shape -> ``(out, cache)``, out shaped like x. See chapters 1 and 3.
+    """
     x = as_float_array(x, "x", "binary_step_forward")
-    return (x >= 0).astype(x.dtype), x.shape
+    return (x >= 0).astype(x.dtype), (x.shape, x.dtype)
 
 
 def binary_step_backward(dout, cache):
     """f'(x) = 0 wherever it is defined (x != 0): no gradient flows, which is why a
-    network of step units cannot be trained by gradient descent."""
-    return np.zeros_like(dout)
+    network of step units cannot be trained by gradient descent. dx: zeros shaped like x.
+    See chapter 3."""
+    shape, dtype = cache
+    check_dout(dout, shape, dtype, "binary_step_backward")
+    return np.zeros(shape, dtype)
 
 
 def sigmoid(x):
     """Logistic function 1 / (1 + e^-x), finite and warning-free for any finite x.
 
-    Split by sign so that ``exp`` only ever sees non-positive arguments.
+    Split by sign so that ``exp`` only ever sees non-positive arguments. x: any shape
+    (integers become float64) -> an array shaped like x. See chapter 3.
     """
     x = as_float_array(x, "x", "sigmoid")  # (ints become float64)
     z = np.exp(-np.abs(x))
@@ -67,67 +78,85 @@ def sigmoid(x):
 
 
 def sigmoid_forward(x):
-    """sigma(x) = 1 / (1 + e^-x)."""
+    """sigma(x) = 1 / (1 + e^-x). x: any shape -> ``(out, cache)``, out shaped like x.
+    See chapter 3."""
     x = as_float_array(x, "x", "sigmoid_forward")
     out = sigmoid(x)
     return out, out
 
 
 def sigmoid_backward(dout, cache):
-    """sigma'(x) = sigma(x) (1 - sigma(x)), computed from the cached output."""
+    """sigma'(x) = sigma(x) (1 - sigma(x)), from the cached output; dx shaped like x.
+    See chapter 3."""
     s = cache
+    dout = check_dout(dout, s.shape, s.dtype, "sigmoid_backward")
     return dout * s * (1 - s)
 
 
 def tanh_forward(x):
-    """tanh(x) = (e^x - e^-x) / (e^x + e^-x) = 2 / (1 + e^-2x) - 1."""
+    """tanh(x) = (e^x - e^-x) / (e^x + e^-x) = 2 / (1 + e^-2x) - 1.
+
+    x: any shape -> ``(out, cache)``, out shaped like x. See chapter 3.
+    """
     x = as_float_array(x, "x", "tanh_forward")
     out = np.tanh(x)
     return out, out
 
 
 def tanh_backward(dout, cache):
-    """tanh'(x) = 1 - tanh(x)^2."""
+    """tanh'(x) = 1 - tanh(x)^2; dx shaped like x. See chapter 3."""
     t = cache
+    dout = check_dout(dout, t.shape, t.dtype, "tanh_backward")
     return dout * (1 - t * t)
 
 
 def arctan_forward(x):
-    """f(x) = tan^-1(x), with range (-pi/2, pi/2) (``torch.atan``)."""
+    """f(x) = tan^-1(x), with range (-pi/2, pi/2) (``torch.atan``).
+
+    x: any shape -> ``(out, cache)``, out shaped like x. See chapter 3.
+    """
     x = as_float_array(x, "x", "arctan_forward")
     return np.arctan(x), x
 
 
 def arctan_backward(dout, cache):
-    """f'(x) = 1 / (x^2 + 1)."""
+    """f'(x) = 1 / (x^2 + 1); dx shaped like x. See chapter 3."""
     x = cache
+    dout = check_dout(dout, x.shape, x.dtype, "arctan_backward")
     return dout / (1 + x * x)
 
 
 def relu_forward(x):
-    """ReLU(x) = max(0, x)."""
+    """ReLU(x) = max(0, x). x: any shape -> ``(out, cache)``, out shaped like x.
+    See chapter 3."""
     x = as_float_array(x, "x", "relu_forward")
     mask = x > 0
     # np.maximum, not x * mask: the product gives -0.0 for negative x and NaN for -inf.
-    return np.maximum(x, 0), mask
+    return np.maximum(x, 0), (mask, x.dtype)
 
 
 def relu_backward(dout, cache):
-    """ReLU'(x) = 1 if x > 0 else 0 (we take 0 at x = 0, as PyTorch does)."""
-    return dout * cache
+    """ReLU'(x) = 1 if x > 0 else 0 (we take 0 at x = 0, as PyTorch does); dx shaped
+    like x. See chapter 3."""
+    mask, dtype = cache
+    return check_dout(dout, mask.shape, dtype, "relu_backward") * mask
 
 
 def leaky_relu_forward(x, *, negative_slope=0.01):
-    """LeakyReLU(x) = max(0, x) + negative_slope * min(0, x) (Maas et al.; 004's form)."""
+    """LeakyReLU(x) = max(0, x) + negative_slope * min(0, x) (Maas et al.; 004's form).
+
+    x: any shape -> ``(out, cache)``, out shaped like x. See chapter 3.
+    """
     x = as_float_array(x, "x", "leaky_relu_forward")
     slope = real_number(negative_slope, "negative_slope", "leaky_relu_forward")
     mask = x > 0
-    return np.where(mask, x, x * slope), (mask, slope)
+    return np.where(mask, x, x * slope), (mask, slope, x.dtype)
 
 
 def leaky_relu_backward(dout, cache):
-    """f'(x) = 1 if x > 0 else negative_slope."""
-    mask, slope = cache
+    """f'(x) = 1 if x > 0 else negative_slope; dx shaped like x. See chapter 3."""
+    mask, slope, dtype = cache
+    dout = check_dout(dout, mask.shape, dtype, "leaky_relu_backward")
     return np.where(mask, dout, dout * slope)
 
 
@@ -144,36 +173,50 @@ def _prelu_weight_shape(x, weight, func):
     return (1, weight.size) + (1,) * (x.ndim - 2)
 
 
+class PReLUCache(NamedTuple):
+    """What ``prelu_backward`` needs from the forward pass."""
+    x: np.ndarray  # the input, its own dtype
+    slope: np.ndarray  # weight reshaped to broadcast over x, (1, C, 1, ...), weight's dtype
+    mask: np.ndarray  # x > 0
+    weight_shape: tuple  # (1,) or (C,)
+
+
 def prelu_forward(x, weight):
     """PReLU(x) = x if x >= 0 else a * x, with learnable slope(s) a = ``weight``.
 
     As ``torch.nn.functional.prelu``: weight has 1 entry (shared) or one per channel,
     the channel being dim 1 of x, e.g. x: (N, C) or (N, C, H, W) and weight: (C,).
+    Returns ``(out, cache)``, out shaped like x. See chapter 3.
     """
     func = "prelu_forward"
     x = as_float_array(x, "x", func)
     weight = as_float_array(weight, "weight", func, ndim=1, layout="(num_parameters,)")
     a = weight.reshape(_prelu_weight_shape(x, weight, func))  # (1, C, 1, ...)
     mask = x > 0
-    return np.where(mask, x, a * x), (x, a, mask, weight.shape)
+    return np.where(mask, x, a * x), PReLUCache(x, a, mask, weight.shape)
 
 
 def prelu_backward(dout, cache):
     """dx = dout if x > 0 else a * dout;  dweight = sum of dout * min(0, x) over all
-    positions that share a slope. Returns ``(dx, dweight)``."""
-    x, a, mask, weight_shape = cache
+    positions that share a slope. Returns ``(dx, dweight)``, dx shaped like x and
+    dweight like weight, each in its own dtype. See chapter 3."""
+    x, a, mask = cache.x, cache.slope, cache.mask
+    dout = check_dout(dout, x.shape, np.result_type(x.dtype, a.dtype), "prelu_backward")
     dx = np.where(mask, dout, a * dout)
     contrib = np.where(mask, 0, dout * x)
-    if weight_shape[0] == 1:
-        dweight = contrib.sum().reshape(weight_shape)  # (1,)
+    if cache.weight_shape[0] == 1:
+        dweight = contrib.sum().reshape(cache.weight_shape)  # (1,)
     else:
         axes = tuple(i for i in range(x.ndim) if i != 1)
         dweight = contrib.sum(axis=axes)  # (C,)
-    return dx, dweight.astype(x.dtype, copy=False)
+    return dx.astype(x.dtype, copy=False), dweight.astype(a.dtype, copy=False)
 
 
 def elu_forward(x, *, alpha=1.0):
-    """ELU(x) = x if x > 0 else alpha (e^x - 1)."""
+    """ELU(x) = x if x > 0 else alpha (e^x - 1).
+
+    x: any shape -> ``(out, cache)``, out shaped like x. See chapter 3.
+    """
     x = as_float_array(x, "x", "elu_forward")
     alpha = real_number(alpha, "alpha", "elu_forward")
     neg = np.minimum(x, 0)  # so that exp never sees a large positive number
@@ -182,8 +225,10 @@ def elu_forward(x, *, alpha=1.0):
 
 
 def elu_backward(dout, cache):
-    """ELU'(x) = 1 if x > 0 else alpha e^x (= f(x) + alpha, the form in 000's table)."""
+    """ELU'(x) = 1 if x > 0 else alpha e^x (= f(x) + alpha, the form in 000's table);
+    dx shaped like x. See chapter 3."""
     mask, neg, alpha = cache
+    dout = check_dout(dout, neg.shape, neg.dtype, "elu_backward")
     return np.where(mask, dout, dout * alpha * np.exp(neg))
 
 
@@ -192,6 +237,7 @@ def softplus_forward(x, *, beta=1.0, threshold=20.0):
     (as PyTorch: there the two differ by less than e^-threshold).
 
     Computed as (max(beta x, 0) + log1p(e^-|beta x|)) / beta: finite for any finite x.
+    x: any shape -> ``(out, cache)``, out shaped like x. See chapter 3.
     """
     func = "softplus_forward"
     x = as_float_array(x, "x", func)
@@ -204,26 +250,24 @@ def softplus_forward(x, *, beta=1.0, threshold=20.0):
 
 
 def softplus_backward(dout, cache):
-    """Softplus'(x) = 1 / (1 + e^(-beta x)) = sigma(beta x) (1 above the threshold)."""
+    """Softplus'(x) = 1 / (1 + e^(-beta x)) = sigma(beta x) (1 above the threshold);
+    dx shaped like x. See chapter 3."""
     bx, linear = cache
+    dout = check_dout(dout, bx.shape, bx.dtype, "softplus_backward")
     return np.where(linear, dout, dout * sigmoid(bx))
 
 
 def _check_dim(x, dim, func):
-    if isinstance(dim, (bool, np.bool_)) or not isinstance(dim, numbers.Integral):
-        raise TypeError(f"{func}: dim must be an integer, got {dim!r}")
-    if not -x.ndim <= dim < max(x.ndim, 1):
-        raise ValueError(
-            f"{func}: dim={dim} is out of range for x with {x.ndim} dimensions (x.shape={x.shape})"
-        )
-    return int(dim)
+    top = max(x.ndim, 1)  # a 0-d array has dim 0 (and -1), as in PyTorch
+    return positive_int(dim, "dim", func, minimum=-top, maximum=top - 1)
 
 
 def softmax_forward(x, *, dim=-1):
     """softmax(x)_i = e^(x_i) / sum_j e^(x_j) along ``dim``.
 
     Shifted by the maximum first (softmax(x) = softmax(x - c) for any c), so exp never
-    overflows: the largest term is e^0 = 1.
+    overflows: the largest term is e^0 = 1. x: any shape -> ``(out, cache)``, out shaped
+    like x, e.g. logits (N, C) with dim=-1. See chapters 3 and 6.
     """
     x = as_float_array(x, "x", "softmax_forward")
     dim = _check_dim(x, dim, "softmax_forward")
@@ -235,13 +279,18 @@ def softmax_forward(x, *, dim=-1):
 
 
 def softmax_backward(dout, cache):
-    """dx_i = s_i (dout_i - sum_j dout_j s_j), the Jacobian diag(s) - s s^T applied to dout."""
+    """dx_i = s_i (dout_i - sum_j dout_j s_j), the Jacobian diag(s) - s s^T applied to dout;
+    dx shaped like x. See chapters 3 and 6."""
     s, dim = cache
+    dout = check_dout(dout, s.shape, s.dtype, "softmax_backward")
     return s * (dout - (dout * s).sum(axis=dim, keepdims=True))
 
 
 def log_softmax_forward(x, *, dim=-1):
-    """log softmax(x)_i = x_i - log sum_j e^(x_j) = (x_i - m) - log sum_j e^(x_j - m), m = max."""
+    """log softmax(x)_i = x_i - log sum_j e^(x_j) = (x_i - m) - log sum_j e^(x_j - m), m = max.
+
+    x: any shape -> ``(out, cache)``, out shaped like x. See chapters 3 and 6.
+    """
     x = as_float_array(x, "x", "log_softmax_forward")
     dim = _check_dim(x, dim, "log_softmax_forward")
     if x.shape[dim] == 0:  # nothing to normalise: an empty result, as in PyTorch
@@ -252,8 +301,9 @@ def log_softmax_forward(x, *, dim=-1):
 
 
 def log_softmax_backward(dout, cache):
-    """dx_i = dout_i - softmax(x)_i sum_j dout_j."""
+    """dx_i = dout_i - softmax(x)_i sum_j dout_j; dx shaped like x. See chapters 3 and 6."""
     out, dim = cache
+    dout = check_dout(dout, out.shape, out.dtype, "log_softmax_backward")
     return dout - np.exp(out) * dout.sum(axis=dim, keepdims=True)
 
 
@@ -282,31 +332,43 @@ class _Elementwise(Module):
 
 
 class Identity(_Elementwise):
+    """f(x) = x, ``torch.nn.Identity``'s twin; any shape. See chapter 3."""
+
     _forward, _backward = identity_forward, identity_backward
 
 
 class BinaryStep(_Elementwise):
+    """Heaviside step (the threshold logic unit's activation); any shape. See chapters 1 and 3."""
+
     _forward, _backward = binary_step_forward, binary_step_backward
 
 
 class Sigmoid(_Elementwise):
+    """Logistic function, ``torch.nn.Sigmoid``'s twin; any shape. See chapter 3."""
+
     _forward, _backward = sigmoid_forward, sigmoid_backward
 
 
 class Tanh(_Elementwise):
+    """Hyperbolic tangent, ``torch.nn.Tanh``'s twin; any shape. See chapter 3."""
+
     _forward, _backward = tanh_forward, tanh_backward
 
 
 class ArcTan(_Elementwise):
+    """Arctangent activation (``torch.atan`` as a layer); any shape. See chapter 3."""
+
     _forward, _backward = arctan_forward, arctan_backward
 
 
 class ReLU(_Elementwise):
+    """max(0, x), ``torch.nn.ReLU``'s twin; any shape. See chapter 3."""
+
     _forward, _backward = relu_forward, relu_backward
 
 
 class LeakyReLU(_Elementwise):
-    """``torch.nn.LeakyReLU``'s twin."""
+    """``torch.nn.LeakyReLU``'s twin; any shape. See chapter 3."""
 
     _forward, _backward = leaky_relu_forward, leaky_relu_backward
 
@@ -319,7 +381,7 @@ class LeakyReLU(_Elementwise):
 
 
 class ELU(_Elementwise):
-    """``torch.nn.ELU``'s twin."""
+    """``torch.nn.ELU``'s twin; any shape. See chapter 3."""
 
     _forward, _backward = elu_forward, elu_backward
 
@@ -332,7 +394,7 @@ class ELU(_Elementwise):
 
 
 class Softplus(_Elementwise):
-    """``torch.nn.Softplus``'s twin."""
+    """``torch.nn.Softplus``'s twin; any shape. See chapter 3."""
 
     _forward, _backward = softplus_forward, softplus_backward
 
@@ -346,7 +408,8 @@ class Softplus(_Elementwise):
 
 
 class Softmax(_Elementwise):
-    """``torch.nn.Softmax``'s twin (default dim=-1, the class dimension of (N, C) logits)."""
+    """``torch.nn.Softmax``'s twin (default dim=-1, the class dimension of (N, C) logits);
+    any shape. See chapters 3 and 6."""
 
     _forward, _backward = softmax_forward, softmax_backward
 
@@ -359,7 +422,7 @@ class Softmax(_Elementwise):
 
 
 class LogSoftmax(Softmax):
-    """``torch.nn.LogSoftmax``'s twin."""
+    """``torch.nn.LogSoftmax``'s twin; any shape. See chapters 3 and 6."""
 
     _forward, _backward = log_softmax_forward, log_softmax_backward
 
@@ -368,6 +431,7 @@ class PReLU(Module):
     """``torch.nn.PReLU``'s twin: slope(s) ``weight`` learned with the other parameters.
 
     num_parameters=1 shares one slope; num_parameters=C learns one per channel (dim 1).
+    x: (N, C, ...) -> shaped like x. See chapter 3.
     """
 
     def __init__(self, num_parameters: int = 1, init: float = 0.25, *, dtype=np.float32):

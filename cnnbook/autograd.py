@@ -37,7 +37,7 @@ def _power(base: float, k: float, func: str) -> float:
 
 class Value:
     """A scalar node: ``data`` (forward value), ``grad`` (d output / d this node, filled
-    by ``backward``), the nodes it was computed from and the operation's name."""
+    by ``backward``), the nodes it was computed from and the operation's name. See chapter 4."""
 
     __slots__ = ("data", "grad", "label", "_prev", "_op", "_backward")
 

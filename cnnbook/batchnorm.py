@@ -10,22 +10,37 @@ sigma + eps = sqrt(var) + eps instead; PyTorch and this module use sqrt(var + ep
 the two differ only when var is tiny. Training mode uses the batch statistics and
 updates running averages in place; evaluation mode uses the running averages instead,
 so a prediction does not depend on the rest of the batch. (Layer norm, which normalises
-each sample instead, is in ``layernorm.py``.) See chapter 7.
+each sample instead, is in ``layernorm.py``.) ``batch_norm_forward_naive`` spells the
+formula out with loops over the channels. See chapter 7.
 """
 from __future__ import annotations
 
-import numbers
+from typing import NamedTuple
 
 import numpy as np
 
-from ._checks import as_float_array, positive_int, real_number
+from ._checks import as_float_array, check_dout, positive_int, real_number
 from .module import Module
 
-__all__ = ["batch_norm_forward", "batch_norm_backward", "BatchNorm1d", "BatchNorm2d"]
+__all__ = ["batch_norm_forward", "batch_norm_backward", "batch_norm_forward_naive",
+           "batch_norm_backward_naive", "BatchNorm1d", "BatchNorm2d", "BatchNormCache"]
 
 # When mean^2 > _ILL_CONDITIONED * var for some channel, var = E[x^2] - mean^2 would
 # cancel too many digits, so the statistics are taken the two-pass way, from x - mean.
 _ILL_CONDITIONED = 10.0
+
+
+class BatchNormCache(NamedTuple):
+    """What ``batch_norm_backward`` needs from the forward pass."""
+    x3: np.ndarray  # x seen as (N, C, L), L = H*W (1 for (N, C) input), x's dtype
+    mean: np.ndarray  # (C,) float64: the batch mean (training) or running_mean (evaluation)
+    inv_std: np.ndarray  # (C,) float64: 1 / sqrt(var + eps)
+    scale: np.ndarray  # (C,): weight * inv_std, or inv_std without weight
+    centred: bool  # the statistics were taken from x - mean (the two-pass route)
+    training: bool
+    x_shape: tuple  # x's shape, also the output's
+    weight_dtype: np.dtype | None  # None: no weight
+    bias_dtype: np.dtype | None  # None: no bias
 
 
 def _vector(arr, name, func, size, x, what):
@@ -46,6 +61,13 @@ def _row_sums(a3):
     BLAS does it faster than ``a3.sum(axis=2)``, on every core."""
     N, C, L = a3.shape
     return (a3.reshape(N * C, L) @ np.ones(L, a3.dtype)).reshape(N, C)  # (N, C)
+
+
+def _row_dots(a3, b3):
+    """sum_l a3[n, c, l] * b3[n, c, l] -> (N, C), as N*C products (1, L) @ (L, 1): BLAS
+    dot products, as fast as NumPy 2's ``np.vecdot`` and available in NumPy 1.26."""
+    N, C, L = a3.shape
+    return (a3.reshape(N * C, 1, L) @ b3.reshape(N * C, L, 1)).reshape(N, C)  # (N, C)
 
 
 def _spread(v, L, dtype):
@@ -73,33 +95,13 @@ def _scaled_statistics(x3, M, eps):
         return mean_s * s, var_s * s * s, inv_std
 
 
-def _check_number(value, name, func, low, high=None):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not (
-            low <= value and (high is None or value <= high)):
-        want = f"in [{low}, {high}]" if high is not None else f">= {low}"
-        raise ValueError(f"{func}: {name} must be a number {want}, got {value!r}")
-
-
-def batch_norm_forward(x, weight=None, bias=None, running_mean=None, running_var=None, *,
-                       training=True, momentum=0.1, eps=1e-5):
-    """Batch normalization, as ``torch.nn.functional.batch_norm``.
-
-    y = weight * (x - mean) / sqrt(var + eps) + bias, per channel (axis 1).
-
-    x: (N, C), (N, C, L) or (N, C, H, W); weight, bias, running_mean, running_var: (C,),
-    each may be None (no affine step / no running statistics). Training mode normalises
-    with the batch mean and *biased* variance (divided by M, the number of values per
-    channel) and updates running_mean and running_var IN PLACE, as PyTorch does:
-    running = (1 - momentum) * running + momentum * batch_statistic, with the *unbiased*
-    variance (divided by M - 1) for running_var. Evaluation mode (``training=False``)
-    normalises with running_mean and running_var. Returns ``(y, cache)``, y shaped like x.
-    """
-    func = "batch_norm_forward"
+def _batch_norm_args(x, running_mean, running_var, weight, bias, momentum, eps, func):
+    """Check batch norm's arguments; returns x, the four vectors (or None) and the numbers."""
     x = as_float_array(x, "x", func)
     if x.ndim < 2:
         raise ValueError(f"{func}: x must have at least 2 dimensions (N, C, ...), "
                          f"but has {x.ndim} (x.shape={x.shape})")
-    N, C = x.shape[:2]
+    C = x.shape[1]
     weight = _vector(weight, "weight", func, C, x, "channels")
     bias = _vector(bias, "bias", func, C, x, "channels")
     for name, arr in (("running_mean", running_mean), ("running_var", running_var)):
@@ -110,50 +112,80 @@ def batch_norm_forward(x, weight=None, bias=None, running_mean=None, running_var
                             f"place), got {got}")
     running_mean = _vector(running_mean, "running_mean", func, C, x, "channels")
     running_var = _vector(running_var, "running_var", func, C, x, "channels")
-    _check_number(momentum, "momentum", func, 0, 1)
+    momentum = real_number(momentum, "momentum", func, minimum=0, maximum=1)
     eps = real_number(eps, "eps", func, minimum=0, open_min=True)  # > 0, as torch in training
+    return x, running_mean, running_var, weight, bias, momentum, eps
+
+
+def _update_running(running_mean, running_var, mean, var, M, momentum):
+    """running = (1 - momentum) running + momentum batch, in place; var unbiased (M - 1)."""
+    if running_mean is not None:
+        running_mean *= 1 - momentum
+        running_mean += momentum * mean
+    if running_var is not None:
+        running_var *= 1 - momentum
+        running_var += momentum * var * (M / (M - 1))
+
+
+def _need_two_values(M, x, func):
+    if M < 2:
+        raise ValueError(
+            f"{func}: training needs more than 1 value per channel to compute a variance, "
+            f"got x.shape={x.shape}; use a batch of 2 or more, or training=False"
+        )
+
+
+def batch_norm_forward(x, running_mean, running_var, weight=None, bias=None, *,
+                       training=False, momentum=0.1, eps=1e-5):
+    """Batch normalization, as ``torch.nn.functional.batch_norm`` (same arguments, order
+    and defaults; training, momentum and eps are keyword-only).
+
+    y = weight * (x - mean) / sqrt(var + eps) + bias, per channel (axis 1).
+
+    x: (N, C), (N, C, L) or (N, C, H, W); running_mean, running_var, weight, bias: (C,),
+    each may be None (no running statistics / no affine step). Training mode
+    (``training=True``) normalises with the batch mean and *biased* variance (divided by
+    M, the number of values per channel) and updates running_mean and running_var IN
+    PLACE, as PyTorch does: running = (1 - momentum) * running + momentum * batch
+    statistic, with the *unbiased* variance (divided by M - 1) for running_var.
+    Evaluation mode (the default, as in PyTorch) normalises with running_mean and
+    running_var. Returns ``(y, cache)``, y shaped like x and in x's dtype. See chapter 7.
+    """
+    func = "batch_norm_forward"
+    x, running_mean, running_var, weight, bias, momentum, eps = _batch_norm_args(
+        x, running_mean, running_var, weight, bias, momentum, eps, func)
+    N, C = x.shape[:2]
     if not isinstance(training, (bool, np.bool_)):  # "no" or "eval" would be truthy: training
         raise TypeError(f"{func}: training must be True or False, got {training!r}")
     if training and 0 in x.shape[:1] + x.shape[2:]:  # no values: as torch, an empty output
         zeros, ones = np.zeros(C), np.ones(C)  # and the running statistics stay as they are
-        return batch_norm_forward(x, weight=weight, bias=bias, running_mean=zeros,
-                                  running_var=ones, training=False, eps=eps)
-
+        return batch_norm_forward(x, zeros, ones, weight, bias, training=False, eps=eps)
     x3 = x.reshape(N, C, int(np.prod(x.shape[2:])))  # (N, C, L), L = H*W: contiguous, fast
     L = x3.shape[2]
     x2 = x3.reshape(N, C * L)  # (N, C*L), channel c in columns c*L ... (c+1)*L - 1
     M = N * L  # values per channel
     inv_std = None  # computed early only when x^2 overflows
     if training:
-        if M < 2:
-            raise ValueError(
-                f"{func}: training needs more than 1 value per channel to compute a variance, "
-                f"got x.shape={x.shape}; use a batch of 2 or more, or training=False"
-            )
+        _need_two_values(M, x, func)
         # Sums of x and of x^2 (accumulated in float64 across the batch), each one read
         # of x: var = E[x^2] - mean^2, unless that would cancel too many digits.
         mean = _row_sums(x3).sum(axis=0, dtype=np.float64) / M  # (C,)
         with np.errstate(over="ignore", invalid="ignore"):  # x^2 may overflow: see below
-            var = np.vecdot(x3, x3).sum(axis=0, dtype=np.float64) / M - mean * mean  # (C,)
+            var = _row_dots(x3, x3).sum(axis=0, dtype=np.float64) / M - mean * mean  # (C,)
             centred = bool(np.any(mean * mean > _ILL_CONDITIONED * var))
             if centred:
                 xc = x2 - _spread(mean, L, x.dtype)  # (N, C*L)
                 xc3 = xc.reshape(N, C, L)  # (N, C, L)
-                var = np.vecdot(xc3, xc3).sum(axis=0, dtype=np.float64) / M
+                var = _row_dots(xc3, xc3).sum(axis=0, dtype=np.float64) / M
         if not np.isfinite(var).all():  # the squares overflowed (|x| ~ 1e154, or 1e19 in float32)
             mean, var, inv_std = _scaled_statistics(x3, M, eps)
             centred, xc = True, x2 - _spread(mean, L, x.dtype)  # (N, C*L)
-        if running_mean is not None:
-            running_mean *= 1 - momentum
-            running_mean += momentum * mean
-        if running_var is not None:
-            running_var *= 1 - momentum
-            with np.errstate(over="ignore"):  # a variance beyond the largest float: inf
-                running_var += momentum * var * (M / (M - 1))
+        with np.errstate(over="ignore"):  # a variance beyond the largest float: inf
+            _update_running(running_mean, running_var, mean, var, M, momentum)
     else:
         if running_mean is None or running_var is None:
-            raise ValueError(f"{func}: evaluation mode (training=False) needs running_mean and "
-                             "running_var, got None")
+            raise ValueError(f"{func}: evaluation mode (training=False, the default) needs "
+                             "running_mean and running_var, got None")
         mean = running_mean.astype(np.float64)
         var = running_var.astype(np.float64)
         centred = bool(np.any(mean * mean > _ILL_CONDITIONED * var))
@@ -172,7 +204,9 @@ def batch_norm_forward(x, weight=None, bias=None, running_mean=None, running_var
         shift = -scale * mean if bias is None else bias - scale * mean  # (C,)
         out = x2 * _spread(scale, L, x.dtype)  # (N, C*L)
         out += _spread(shift, L, x.dtype)
-    cache = (x3, mean, inv_std, scale, centred, training, weight is not None, bias is not None)
+    cache = BatchNormCache(x3, mean, inv_std, scale, centred, bool(training), x.shape,
+                           None if weight is None else weight.dtype,
+                           None if bias is None else bias.dtype)
     return out.reshape(x.shape), cache  # (N, C, H, W), like x
 
 
@@ -182,30 +216,32 @@ def batch_norm_backward(dout, cache):
     With sums over the M values of a channel and dxhat = weight * dout,
     training:   dx = (1/M) inv_std (M dxhat - sum(dxhat) - xhat sum(dxhat xhat)),
     evaluation: dx = inv_std dxhat (the statistics are constants there);
-    dweight = sum(dout xhat), dbias = sum(dout). dweight / dbias are None when the forward
-    had no weight / bias. running_mean and running_var get no gradient (they are buffers
-    updated outside the graph), so nothing is returned for them.
+    dweight = sum(dout xhat), dbias = sum(dout). dout is shaped like x; dx, dweight (C,)
+    and dbias (C,) come in the dtypes of x, weight and bias, and dweight / dbias are None
+    when the forward had no weight / bias. running_mean and running_var get no gradient
+    (they are buffers updated outside the graph), so nothing is returned for them.
+    See chapter 7.
     """
-    x3, mean, inv_std, scale, centred, training, has_weight, has_bias = cache
+    x3, mean, inv_std, scale = cache.x3, cache.mean, cache.inv_std, cache.scale
     N, C, L = x3.shape
     M = N * L
     dtype = x3.dtype
-    d3 = np.asarray(dout).reshape(N, C, L)  # (N, C, L)
+    d3 = check_dout(dout, cache.x_shape, dtype, "batch_norm_backward").reshape(N, C, L)
     d2 = d3.reshape(N, C * L)  # (N, C*L)
     dbias = _row_sums(d3).sum(axis=0, dtype=np.float64)  # (C,)
-    if centred:
+    if cache.centred:
         xs, m = x3.reshape(N, C * L) - _spread(mean, L, dtype), 0.0  # (N, C*L)
     else:
         xs, m = x3.reshape(N, C * L), mean  # (N, C*L)
     # dot = sum(dout * (x - mean)) per channel, so that dweight = inv_std * dot
-    dot = np.vecdot(d3, xs.reshape(N, C, L)).sum(axis=0, dtype=np.float64) - m * dbias  # (C,)
+    dot = _row_dots(d3, xs.reshape(N, C, L)).sum(axis=0, dtype=np.float64) - m * dbias  # (C,)
     dweight = dot * inv_std
-    if training:
+    if cache.training:
         # dx = scale * (dout + a * (x - mean) - mean(dout)) with a = -inv_std^2 * dot / M,
         # evaluated as scale * (dout + a * xs + c) in four passes, three of them in place.
         a = -inv_std * (inv_std * dot) / M  # in this order inv_std^2 cannot underflow
         c = -dbias / M - a * m
-        if centred:  # xs is our own temporary: reuse it
+        if cache.centred:  # xs is our own temporary: reuse it
             xs *= _spread(a, L, dtype)
             dx = xs
         else:
@@ -215,9 +251,87 @@ def batch_norm_backward(dout, cache):
         dx *= _spread(scale, L, dtype)
     else:
         dx = d2 * _spread(scale, L, dtype)  # (N, C*L)
-    return (dx.reshape(np.shape(dout)),  # (N, C, H, W), like x
-            dweight.astype(dtype) if has_weight else None,
-            dbias.astype(dtype) if has_bias else None)
+    return (dx.reshape(cache.x_shape),  # (N, C, H, W), like x
+            None if cache.weight_dtype is None else dweight.astype(cache.weight_dtype),
+            None if cache.bias_dtype is None else dbias.astype(cache.bias_dtype))
+
+
+def batch_norm_forward_naive(x, running_mean, running_var, weight=None, bias=None, *,
+                             training=False, momentum=0.1, eps=1e-5):
+    """``batch_norm_forward`` with a loop over the channels and the formula written out:
+
+        mean_c = (1/M) sum x[:, c],  var_c = (1/M) sum (x[:, c] - mean_c)^2,
+        y[:, c] = weight_c (x[:, c] - mean_c) / sqrt(var_c + eps) + bias_c.
+
+    Same arguments, result, running-statistics update and cache (so either backward
+    takes it): x (N, C, ...), the four vectors (C,) or None -> y shaped like x. Slow, for
+    reading and for checking the fast one. See chapter 7.
+    """
+    func = "batch_norm_forward_naive"
+    x, running_mean, running_var, weight, bias, momentum, eps = _batch_norm_args(
+        x, running_mean, running_var, weight, bias, momentum, eps, func)
+    N, C = x.shape[:2]
+    x3 = x.reshape(N, C, -1)  # (N, C, L): the values of channel c are x3[:, c, :]
+    M = N * x3.shape[2]
+    if training:
+        _need_two_values(M, x, func)
+    elif running_mean is None or running_var is None:
+        raise ValueError(f"{func}: evaluation mode (training=False, the default) needs "
+                         "running_mean and running_var, got None")
+    mean, var = np.empty(C), np.empty(C)
+    out = np.empty_like(x3)
+    for c in range(C):
+        values = x3[:, c, :].astype(np.float64)  # the M values of channel c
+        if training:
+            mean[c] = values.sum() / M
+            var[c] = ((values - mean[c]) ** 2).sum() / M
+        else:
+            mean[c], var[c] = running_mean[c], running_var[c]
+        xhat = (values - mean[c]) / np.sqrt(var[c] + eps)
+        w = 1.0 if weight is None else weight[c]
+        b = 0.0 if bias is None else bias[c]
+        out[:, c, :] = w * xhat + b
+    if training:
+        _update_running(running_mean, running_var, mean, var, M, momentum)
+    inv_std = 1.0 / np.sqrt(var + eps)
+    cache = BatchNormCache(x3, mean, inv_std, inv_std if weight is None else weight * inv_std,
+                           True, bool(training), x.shape,
+                           None if weight is None else weight.dtype,
+                           None if bias is None else bias.dtype)
+    return out.reshape(x.shape), cache
+
+
+def batch_norm_backward_naive(dout, cache):
+    """``batch_norm_backward`` with a loop over the channels, the formula written out:
+
+        xhat = (x - mean) inv_std,  dbias_c = sum dout,  dweight_c = sum dout xhat,
+        dx = weight_c inv_std (dout - mean(dout) - xhat mean(dout xhat))   (training),
+        dx = weight_c inv_std dout                                          (evaluation),
+
+    sums and means over the M values of channel c (weight_c = 1 without weight).
+
+    dout shaped like x -> (dx, dweight (C,), dbias (C,)), as ``batch_norm_backward``.
+    See chapter 7.
+    """
+    dtype = cache.x3.dtype
+    d3 = check_dout(dout, cache.x_shape, dtype, "batch_norm_backward_naive")
+    N, C, L = cache.x3.shape
+    d3 = d3.reshape(N, C, L)
+    dx = np.empty((N, C, L), dtype)
+    dweight, dbias = np.empty(C), np.empty(C)
+    for c in range(C):
+        g = d3[:, c, :].astype(np.float64)  # dout of channel c
+        xhat = (cache.x3[:, c, :] - cache.mean[c]) * cache.inv_std[c]
+        dbias[c] = g.sum()
+        dweight[c] = (g * xhat).sum()
+        scale = cache.scale[c]  # weight_c inv_std_c
+        if cache.training:
+            dx[:, c, :] = scale * (g - g.mean() - xhat * (g * xhat).mean())
+        else:
+            dx[:, c, :] = scale * g
+    return (dx.reshape(cache.x_shape),
+            None if cache.weight_dtype is None else dweight.astype(cache.weight_dtype),
+            None if cache.bias_dtype is None else dbias.astype(cache.bias_dtype))
 
 
 class _BatchNorm(Module):
@@ -226,7 +340,7 @@ class _BatchNorm(Module):
     params: weight (ones), bias (zeros); buffers: running_mean (zeros), running_var
     (ones), num_batches_tracked (as in PyTorch's state_dict). With
     ``track_running_stats=False`` there are no buffers and batch statistics are used in
-    eval mode too.
+    eval mode too. See chapter 7.
     """
 
     _ndim: tuple = ()
@@ -237,9 +351,8 @@ class _BatchNorm(Module):
         super().__init__()
         name = type(self).__name__
         self.num_features = positive_int(num_features, "num_features", name)
-        _check_number(eps, "eps", name, 0)
-        _check_number(momentum, "momentum", name, 0, 1)
-        self.eps, self.momentum = eps, momentum
+        self.eps = real_number(eps, "eps", name, minimum=0)
+        self.momentum = real_number(momentum, "momentum", name, minimum=0, maximum=1)
         if affine:
             self.params["weight"] = np.ones(num_features, dtype)
             self.params["bias"] = np.zeros(num_features, dtype)
@@ -260,8 +373,8 @@ class _BatchNorm(Module):
         if tracking and self.training:
             self.buffers["num_batches_tracked"] += 1
         out, self._cache = batch_norm_forward(
-            x, self.params.get("weight"), self.params.get("bias"),
-            self.buffers.get("running_mean"), self.buffers.get("running_var"),
+            x, self.buffers.get("running_mean"), self.buffers.get("running_var"),
+            self.params.get("weight"), self.params.get("bias"),
             training=self.training or not tracking, momentum=self.momentum, eps=self.eps)
         return out
 
@@ -277,12 +390,14 @@ class _BatchNorm(Module):
 
 
 class BatchNorm1d(_BatchNorm):
-    """Batch norm over (N, C) or (N, C, L), ``torch.nn.BatchNorm1d``'s twin."""
+    """Batch norm over (N, C) or (N, C, L), ``torch.nn.BatchNorm1d``'s twin; the output is
+    shaped like x. See chapter 7."""
 
     _ndim, _layout = (2, 3), "(N, C) or (N, C, L)"
 
 
 class BatchNorm2d(_BatchNorm):
-    """Per-channel batch norm over (N, C, H, W), ``torch.nn.BatchNorm2d``'s twin."""
+    """Per-channel batch norm over (N, C, H, W), ``torch.nn.BatchNorm2d``'s twin; the output
+    is shaped like x. See chapter 7."""
 
     _ndim, _layout = 4, "(N, C, H, W)"

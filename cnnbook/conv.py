@@ -13,42 +13,50 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import as_float_array, bias_vector, int_pair, positive_int
-from ._im2col import (conv_core, conv_grads, conv_output_size, pad2d, padded_output_size,
-                     resolve_padding)
+from ._checks import (as_float_array, bias_vector, check_dout, int_pair, nonempty,
+                      positive_int)
+from ._im2col import (ConvCache, conv_core, conv_grads, conv_output_size, pad2d,
+                      padded_output_size, resolve_padding)
 from ._init import uniform_fan_in
 from .module import Module
 
 __all__ = [
     "conv_output_size", "conv2d_forward", "conv2d_backward", "conv2d_forward_naive",
     "conv2d_backward_naive", "conv1d_forward", "conv1d_backward", "correlate2d", "convolve2d",
-    "Conv2d", "Conv1d",
+    "Conv2d", "Conv1d", "ConvCache",
 ]
 
 
 def _conv2d_args(x, weight, bias, stride, padding, dilation, func, pads=None):
-    """Check and normalise conv2d arguments; returns arrays of one dtype and pairs.
+    """Check and normalise conv2d arguments; returns the arrays in their common dtype, the
+    pairs, and a cache without its output shape.
 
     ``pads``, when given, are explicit ((top, bottom), (left, right)) and replace padding.
     """
     x = as_float_array(x, "x", func, ndim=4, layout="(N, C, H, W)")
     weight = as_float_array(weight, "weight", func, ndim=4,
                             layout="(out_channels, in_channels, kh, kw)")
+    nonempty(x, (2, 3), "x", func, "height and width")
+    nonempty(weight, (0, 2, 3), "weight", func, "out_channels and kernel size")
     if weight.shape[1] != x.shape[1]:
         raise ValueError(
             f"{func}: weight has {weight.shape[1]} input channels but x has {x.shape[1]} "
             f"(x.shape={x.shape}, weight.shape={weight.shape})"
         )
-    dtype = np.result_type(x.dtype, weight.dtype)
+    dtypes = [x.dtype, weight.dtype]
     if bias is not None:
-        bias = bias_vector(bias, weight.shape[0], func, dtype)
+        bias = bias_vector(bias, weight.shape[0], func)
+        dtypes.append(bias.dtype)
+    dtype = np.result_type(*dtypes)
     stride = int_pair(stride, "stride", func)
     dilation = int_pair(dilation, "dilation", func)
     if pads is None:
         pads = resolve_padding(padding, weight.shape[2:], stride, dilation, func)
-    padded_output_size(x.shape, weight.shape[2:], pads, stride, dilation, func)
-    x, weight = x.astype(dtype, copy=False), weight.astype(dtype, copy=False)
-    return x, weight, bias, pads, stride, dilation
+    out_size = padded_output_size(x.shape, weight.shape[2:], pads, stride, dilation, func)
+    cache = ConvCache(x.astype(dtype, copy=False), weight.astype(dtype, copy=False), pads,
+                      stride, dilation, (x.shape[0], weight.shape[0], *out_size), x.dtype,
+                      weight.dtype, None if bias is None else bias.dtype)
+    return cache, None if bias is None else bias.astype(dtype, copy=False)
 
 
 def conv2d_forward(x, weight, bias=None, *, stride=1, padding=0, dilation=1):
@@ -57,17 +65,23 @@ def conv2d_forward(x, weight, bias=None, *, stride=1, padding=0, dilation=1):
     x: (N, C, H, W), weight: (O, C, kh, kw), bias: (O,) or None.
     stride, dilation: int or pair; padding: int, pair, "valid", "same" or "full".
     Returns ``(out, cache)``, out: (N, O, H', W') with
-    H' = floor((H + 2p - d (kh - 1) - 1) / s) + 1 (``conv_output_size``).
+    H' = floor((H + 2p - d (kh - 1) - 1) / s) + 1 (``conv_output_size``). See chapter 5.
     """
     return _conv2d(x, weight, bias, stride, padding, dilation, "conv2d_forward")
 
 
 def _conv2d(x, weight, bias, stride, padding, dilation, func, pads=None):
     """The fast forward; ``pads`` as in ``_conv2d_args``."""
-    x, weight, bias, pads, stride, dilation = _conv2d_args(x, weight, bias, stride, padding,
-                                                           dilation, func, pads)
-    out = conv_core(x, weight, pads, stride, dilation, bias=bias)  # (N, O, H', W')
-    return out, (x, weight, bias is not None, pads, stride, dilation)
+    cache, bias = _conv2d_args(x, weight, bias, stride, padding, dilation, func, pads)
+    out = conv_core(cache.x, cache.weight, cache.pads, cache.stride, cache.dilation,
+                    bias=bias)  # (N, O, H', W')
+    return out, cache
+
+
+def _grads_like_inputs(cache, dx, dweight, dbias):
+    """The three gradients, each in the dtype of what it is the gradient of."""
+    return (dx.astype(cache.x_dtype, copy=False), dweight.astype(cache.weight_dtype, copy=False),
+            None if dbias is None else dbias.astype(cache.bias_dtype, copy=False))
 
 
 def conv2d_backward(dout, cache):
@@ -76,40 +90,30 @@ def conv2d_backward(dout, cache):
     dweight[o, c, i, j] = sum_{n, h', w'} dout[n, o, h', w'] xp[n, c, h' s + i d, w' s + j d]
     dx = the same sum read the other way: every output pixel sends weight * dout back
     to the pixels its window covered (col2im). dbias[o] = sum_{n, h', w'} dout[n, o, h', w'].
-    dbias is None when the forward had no bias.
+    dout: (N, O, H', W'); dx, dweight, dbias are shaped and typed like x, weight and bias
+    (dbias is None when the forward had no bias). See chapter 5.
     """
-    x, weight, has_bias, pads, stride, dilation = cache
-    dout = _checked_dout(dout, cache, "conv2d_backward")
-    dx, dweight = conv_grads(dout, pads, stride, dilation, x=x, weight=weight)
-    dbias = dout.sum(axis=(0, 2, 3)) if has_bias else None
-    return dx, dweight, dbias
-
-
-def _checked_dout(dout, cache, func):
-    """dout as an array of x's dtype, or a ValueError if it is not shaped like the output."""
-    x, weight, _, pads, stride, dilation = cache
-    dout = np.asarray(dout, dtype=x.dtype)
-    want = (x.shape[0], weight.shape[0],
-            *padded_output_size(x.shape, weight.shape[2:], pads, stride, dilation, func))
-    if dout.shape != want:
-        raise ValueError(f"{func}: dout must have shape {want}, the shape of the forward "
-                         f"output, got dout.shape={dout.shape}")
-    return dout
+    dout = check_dout(dout, cache.out_shape, cache.x.dtype, "conv2d_backward")
+    dx, dweight = conv_grads(dout, cache.pads, cache.stride, cache.dilation, x=cache.x,
+                             weight=cache.weight)
+    dbias = None if cache.bias_dtype is None else dout.sum(axis=(0, 2, 3))
+    return _grads_like_inputs(cache, dx, dweight, dbias)
 
 
 def conv2d_forward_naive(x, weight, bias=None, *, stride=1, padding=0, dilation=1):
     """``conv2d_forward`` with explicit loops over images, filters and output pixels.
 
-    Same arguments, result and cache; slow, for reading and for checking the fast one.
+    Same arguments, result and cache: x (N, C, H, W), weight (O, C, kh, kw), bias (O,) or
+    None -> out (N, O, H', W'). Slow, for reading and for checking the fast one.
+    See chapter 5.
     """
     func = "conv2d_forward_naive"
-    x, weight, bias, pads, (sh, sw), (dh, dw) = _conv2d_args(
-        x, weight, bias, stride, padding, dilation, func)
-    n_images, _, _, _ = x.shape
-    n_filters, _, kh, kw = weight.shape
-    ho, wo = padded_output_size(x.shape, (kh, kw), pads, (sh, sw), (dh, dw), func)
-    xp = pad2d(x, pads)
-    out = np.zeros((n_images, n_filters, ho, wo), dtype=x.dtype)
+    cache, bias = _conv2d_args(x, weight, bias, stride, padding, dilation, func)
+    x, weight, (sh, sw), (dh, dw) = cache.x, cache.weight, cache.stride, cache.dilation
+    n_images, n_filters, ho, wo = cache.out_shape
+    _, _, kh, kw = weight.shape
+    xp = pad2d(x, cache.pads)
+    out = np.zeros(cache.out_shape, dtype=x.dtype)
     for n in range(n_images):
         for o in range(n_filters):
             for r in range(ho):
@@ -120,17 +124,21 @@ def conv2d_forward_naive(x, weight, bias=None, *, stride=1, padding=0, dilation=
                     out[n, o, r, q] = np.sum(window * weight[o])
             if bias is not None:
                 out[n, o] += bias[o]
-    return out, (x, weight, bias is not None, pads, (sh, sw), (dh, dw))
+    return out, cache
 
 
 def conv2d_backward_naive(dout, cache):
-    """``conv2d_backward`` with loops: each output pixel adds its share to dx and dweight."""
-    x, weight, has_bias, pads, (sh, sw), (dh, dw) = cache
-    dout = _checked_dout(dout, cache, "conv2d_backward_naive")
+    """``conv2d_backward`` with loops: each output pixel adds its share to dx and dweight.
+
+    dout (N, O, H', W') -> (dx, dweight, dbias) shaped and typed like x, weight and bias,
+    as ``conv2d_backward``. See chapter 5.
+    """
+    dout = check_dout(dout, cache.out_shape, cache.x.dtype, "conv2d_backward_naive")
+    x, weight, (sh, sw), (dh, dw) = cache.x, cache.weight, cache.stride, cache.dilation
     n_images, n_filters, ho, wo = dout.shape
     _, _, kh, kw = weight.shape
-    (pt, _), (pl, _) = pads
-    xp = pad2d(x, pads)
+    (pt, _), (pl, _) = cache.pads
+    xp = pad2d(x, cache.pads)
     dxp = np.zeros_like(xp)
     dweight = np.zeros_like(weight)
     for n in range(n_images):
@@ -142,8 +150,8 @@ def conv2d_backward_naive(dout, cache):
                     dxp[n, :, rows, cols] += weight[o] * dout[n, o, r, q]
                     dweight[o] += xp[n, :, rows, cols] * dout[n, o, r, q]
     dx = dxp[:, :, pt:pt + x.shape[2], pl:pl + x.shape[3]]
-    dbias = dout.sum(axis=(0, 2, 3)) if has_bias else None
-    return dx, dweight, dbias
+    dbias = None if cache.bias_dtype is None else dout.sum(axis=(0, 2, 3))
+    return _grads_like_inputs(cache, dx, dweight, dbias)
 
 
 # -- 1-D ---------------------------------------------------------------------------------
@@ -155,11 +163,14 @@ def conv1d_forward(x, weight, bias=None, *, stride=1, padding=0, dilation=1, cau
     padding: int, "valid", "same" or "full". ``causal=True`` pads d (K - 1) zeros on the
     left only, so out[t] sees x[..t] and never the future (WaveNet); then L' = L at
     stride 1, and ``padding`` must stay 0. The 2-D kernel does the work, with H = 1.
+    Returns ``(out, cache)``. See chapter 5.
     """
     func = "conv1d_forward"
     x = as_float_array(x, "x", func, ndim=3, layout="(N, C, L)")
     weight = as_float_array(weight, "weight", func, ndim=3,
                             layout="(out_channels, in_channels, K)")
+    nonempty(x, (2,), "x", func, "length")
+    nonempty(weight, (0, 2), "weight", func, "out_channels and kernel size")
     if weight.shape[1] != x.shape[1]:
         raise ValueError(
             f"{func}: weight has {weight.shape[1]} input channels but x has {x.shape[1]} "
@@ -192,14 +203,10 @@ def conv1d_forward(x, weight, bias=None, *, stride=1, padding=0, dilation=1, cau
 
 
 def conv1d_backward(dout, cache):
-    """Gradients of ``conv1d_forward``: ``(dx (N, C, L), dweight (O, C, K), dbias or None)``."""
-    dout = np.asarray(dout)
-    x, weight = cache[:2]
-    want = (x.shape[0], weight.shape[0], padded_output_size(
-        x.shape, weight.shape[2:], *cache[3:], "conv1d_backward")[1])
-    if dout.shape != want:
-        raise ValueError(f"conv1d_backward: dout must have shape {want}, the shape of the "
-                         f"forward output, got dout.shape={dout.shape}")
+    """Gradients of ``conv1d_forward``: ``(dx (N, C, L), dweight (O, C, K), dbias (O,) or
+    None)`` from dout (N, O, L'), each typed like its input. See chapter 5."""
+    n, o, _, length = cache.out_shape
+    dout = check_dout(dout, (n, o, length), cache.x.dtype, "conv1d_backward")
     dx, dweight, dbias = conv2d_backward(dout[:, :, None, :], cache)
     return dx[:, :, 0, :], dweight[:, :, 0, :], dbias
 
@@ -208,6 +215,8 @@ def conv1d_backward(dout, cache):
 def _single_2d(a, k, mode, func):
     a = as_float_array(a, "a", func, ndim=2, layout="(H, W)")
     k = as_float_array(k, "k", func, ndim=2, layout="(kh, kw)")
+    nonempty(a, (0, 1), "a", func, "height and width")
+    nonempty(k, (0, 1), "k", func, "kernel size")
     if mode not in ("valid", "same", "full"):
         raise ValueError(f"{func}: mode must be 'valid', 'same' or 'full', got {mode!r}")
     if mode == "valid" and (k.shape[0] > a.shape[0] or k.shape[1] > a.shape[1]):
@@ -221,10 +230,10 @@ def correlate2d(a, k, mode="valid"):
     """Cross-correlation of one 2-D array with a kernel (what conv layers compute).
 
     out[y, x] = sum_{i, j} a_p[y + i, x + j] * k[i, j]
-    mode "valid": only where k fits inside a, shape (H - kh + 1, W - kw + 1);
-    "full": every overlap, (H + kh - 1, W + kw - 1); "same": the size of a, padding
-    (kh - 1) // 2 rows on top and kh // 2 below (likewise for columns), as
-    ``scipy.signal.correlate2d``. Note: scipy's default mode is "full".
+    a: (H, W), k: (kh, kw). mode "valid": only where k fits inside a, out
+    (H - kh + 1, W - kw + 1); "full": every overlap, (H + kh - 1, W + kw - 1); "same": the
+    size of a, padding (kh - 1) // 2 rows on top and kh // 2 below (likewise for columns),
+    as ``scipy.signal.correlate2d``. Note: scipy's default mode is "full". See chapter 5.
     """
     a, k = _single_2d(a, k, mode, "correlate2d")
     eh, ew = k.shape[0] - 1, k.shape[1] - 1
@@ -237,8 +246,9 @@ def convolve2d(a, k, mode="valid"):
     """True 2-D convolution: correlation with the kernel rotated by 180 degrees.
 
     out[y, x] = sum_{i, j} a[y - i, x - j] * k[i, j]   (indices shifted by the mode)
-    Modes as in ``scipy.signal.convolve2d``: "same" is the centre of the "full" result,
-    which for an even kernel pads kh // 2 on top and (kh - 1) // 2 below.
+    a: (H, W), k: (kh, kw); output shapes and modes as in ``scipy.signal.convolve2d``:
+    "same" is the centre of the "full" result, which for an even kernel pads kh // 2 on
+    top and (kh - 1) // 2 below. See chapter 5.
     """
     a, k = _single_2d(a, k, mode, "convolve2d")
     eh, ew = k.shape[0] - 1, k.shape[1] - 1
@@ -250,7 +260,8 @@ def convolve2d(a, k, mode="valid"):
 
 # -- Modules -----------------------------------------------------------------------------
 class Conv2d(Module):
-    """2-D convolution layer, ``torch.nn.Conv2d``'s twin (weight (O, C, kh, kw))."""
+    """2-D convolution layer, ``torch.nn.Conv2d``'s twin: weight (O, C, kh, kw), bias (O,);
+    x: (N, C, H, W) -> (N, O, H', W'). See chapter 5."""
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size, *, stride=1, padding=0,
                  dilation=1, bias: bool = True, rng=None, dtype=np.float32):
@@ -285,7 +296,8 @@ class Conv2d(Module):
 
 
 class Conv1d(Module):
-    """1-D convolution layer, ``torch.nn.Conv1d``'s twin, plus ``causal`` (WaveNet)."""
+    """1-D convolution layer, ``torch.nn.Conv1d``'s twin, plus ``causal`` (WaveNet):
+    weight (O, C, K), bias (O,); x: (N, C, L) -> (N, O, L'). See chapter 5."""
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, *, stride=1,
                  padding=0, dilation=1, causal: bool = False, bias: bool = True, rng=None,

@@ -1,4 +1,5 @@
-"""Transposed convolution ("deconvolution"): upsampling with a learned kernel (U-Net chapter).
+"""Transposed convolution ("deconvolution"): upsampling with a learned kernel.
+See chapters 5 and 12.
 
 conv_transpose2d is the gradient of conv2d with respect to its input, used as a layer:
 every input pixel stamps a copy of the kernel, scaled by its value, onto the output,
@@ -14,8 +15,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import as_float_array, bias_vector, fits_in_memory, int_pair, positive_int
-from ._im2col import conv_core, conv_grads
+from ._checks import (as_float_array, bias_vector, check_dout, fits_in_memory, int_pair, nonempty,
+                      positive_int)
+from ._im2col import ConvCache, conv_core, conv_grads
 from ._init import uniform_fan_in
 from .module import Module
 
@@ -29,21 +31,25 @@ def conv_transpose2d_forward(x, weight, bias=None, *, stride=1, padding=0, outpu
     x: (N, C_in, H, W), weight: (C_in, C_out, kh, kw), bias: (C_out,) or None.
     stride, padding, output_padding, dilation: int or pair; output_padding (< stride or
     < dilation) adds rows/columns at the bottom/right to pick one of the input sizes a
-    strided conv2d maps to the same H. Returns ``(out, cache)``, out: (N, C_out, H_out, W_out).
+    strided conv2d maps to the same H. Returns ``(out, cache)``, out: (N, C_out, H_out, W_out)
+    with H_out = (H - 1) s - 2 p + d (kh - 1) + output_padding + 1. See chapters 5 and 12.
     """
     func = "conv_transpose2d_forward"
     x = as_float_array(x, "x", func, ndim=4, layout="(N, C_in, H, W)")
     weight = as_float_array(weight, "weight", func, ndim=4,
                             layout="(in_channels, out_channels, kh, kw)")
+    nonempty(x, (2, 3), "x", func, "height and width")
+    nonempty(weight, (0, 1, 2, 3), "weight", func, "in_channels, out_channels and kernel size")
     if weight.shape[0] != x.shape[1]:
         raise ValueError(
             f"{func}: weight has {weight.shape[0]} input channels (weight.shape[0]) but x has "
             f"{x.shape[1]} (x.shape={x.shape}, weight.shape={weight.shape})"
         )
-    dtype = np.result_type(x.dtype, weight.dtype)
-    x, weight = x.astype(dtype, copy=False), weight.astype(dtype, copy=False)
+    dtypes = [x.dtype, weight.dtype]
     if bias is not None:
-        bias = bias_vector(bias, weight.shape[1], func, dtype)
+        bias = bias_vector(bias, weight.shape[1], func)
+        dtypes.append(bias.dtype)
+    dtype = np.result_type(*dtypes)
     stride = int_pair(stride, "stride", func)
     dilation = int_pair(dilation, "dilation", func)
     padding = int_pair(padding, "padding", func, minimum=0)
@@ -67,14 +73,16 @@ def conv_transpose2d_forward(x, weight, bias=None, *, stride=1, padding=0, outpu
     fits_in_memory(out_shape, "the output", func,
                    f"stride={stride}, dilation={dilation}, output_padding={output_padding}, "
                    f"x.shape={x.shape}, weight.shape={weight.shape}")
+    cache = ConvCache(x.astype(dtype, copy=False), weight.astype(dtype, copy=False),
+                      tuple((p, p) for p in padding), stride, dilation, out_shape, x.dtype,
+                      weight.dtype, None if bias is None else bias.dtype)
     # conv2d's input gradient, with x in the role of dout; the output_padding rows at
     # the bottom/right are where no stamp lands (they get the bias only)
-    pads = tuple((p, p) for p in padding)
-    out, _ = conv_grads(x, pads, stride, dilation, weight=weight, x_shape=out_shape)
-    # out: (N, C_out, H_out, W_out)
+    out, _ = conv_grads(cache.x, cache.pads, stride, dilation, weight=cache.weight,
+                        x_shape=out_shape)  # (N, C_out, H_out, W_out)
     if bias is not None:
-        out += bias[:, None, None]
-    return out, (x, weight, bias is not None, pads, stride, dilation, out.shape)
+        out += bias.astype(dtype, copy=False)[:, None, None]
+    return out, cache
 
 
 def conv_transpose2d_backward(dout, cache):
@@ -82,18 +90,19 @@ def conv_transpose2d_backward(dout, cache):
 
     dx = conv2d(dout, weight) (same stride, padding, dilation): the forward was conv2d's
     input gradient, so its own input gradient is conv2d itself. dweight is conv2d's
-    weight gradient with the roles of input and dout exchanged.
+    weight gradient with the roles of input and dout exchanged. dout: (N, C_out, H_out,
+    W_out); the gradients are shaped and typed like x, weight and bias (dbias is None
+    when the forward had no bias). See chapters 5 and 12.
     """
-    x, weight, has_bias, pads, stride, dilation, out_shape = cache
-    dout = np.asarray(dout, dtype=x.dtype)
-    if dout.shape != out_shape:
-        raise ValueError(f"conv_transpose2d_backward: dout must have shape {out_shape}, the "
-                         f"shape of the forward output, got dout.shape={dout.shape}")
-    dx = conv_core(dout, weight, pads, stride, dilation, x.shape[2:])  # (N, C_in, H, W)
-    _, dweight = conv_grads(x, pads, stride, dilation, x=dout, weight_shape=weight.shape)
-    # dweight: (C_in, C_out, kh, kw)
-    dbias = dout.sum(axis=(0, 2, 3)) if has_bias else None
-    return dx, dweight, dbias
+    x, weight = cache.x, cache.weight
+    dout = check_dout(dout, cache.out_shape, x.dtype, "conv_transpose2d_backward")
+    dx = conv_core(dout, weight, cache.pads, cache.stride, cache.dilation,
+                   x.shape[2:])  # (N, C_in, H, W)
+    _, dweight = conv_grads(x, cache.pads, cache.stride, cache.dilation, x=dout,
+                            weight_shape=weight.shape)  # (C_in, C_out, kh, kw)
+    dbias = None if cache.bias_dtype is None else dout.sum(axis=(0, 2, 3))
+    return (dx.astype(cache.x_dtype, copy=False), dweight.astype(cache.weight_dtype, copy=False),
+            None if dbias is None else dbias.astype(cache.bias_dtype, copy=False))
 
 
 class ConvTranspose2d(Module):
@@ -101,6 +110,7 @@ class ConvTranspose2d(Module):
 
     Weight (in_channels, out_channels, kh, kw); PyTorch's default init with
     fan_in = weight.shape[1] * kh * kw = out_channels * kh * kw.
+    x: (N, in_channels, H, W) -> (N, out_channels, H_out, W_out). See chapters 5 and 12.
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size, *, stride=1, padding=0,

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import as_float_array, positive_int
+from ._checks import as_float_array, check_dout, positive_int
 from ._init import uniform_fan_in
 from .module import Module
 
@@ -16,7 +16,7 @@ def dense_forward(x, weight, bias=None):
     y[n, o] = sum_i x[n, i] * weight[o, i] + bias[o]
 
     x: (N, in_features), weight: (out_features, in_features), bias: (out_features,) or None.
-    Returns ``(y, cache)`` with y: (N, out_features).
+    Returns ``(y, cache)`` with y: (N, out_features). See chapters 1 and 4.
     """
     func = "dense_forward"
     x = as_float_array(x, "x", func, ndim=2, layout="(N, in_features)")
@@ -35,24 +35,29 @@ def dense_forward(x, weight, bias=None):
                 f"got bias.shape={bias.shape}"
             )
         y = y + bias
-    return y, (x, weight, bias is not None)
+    return y, (x, weight, None if bias is None else bias.dtype)
 
 
 def dense_backward(dout, cache):
     """Gradients of the dense layer (chapter 4, eqs. of 003 §2.2).
 
     dx = dout W,  dweight = dout^T x,  dbias = sum_n dout[n].
-    Returns ``(dx, dweight, dbias)``; dbias is None when the forward had no bias.
+    dout: (N, out_features). Returns ``(dx, dweight, dbias)`` shaped and typed like x,
+    weight and bias; dbias is None when the forward had no bias. See chapter 4.
     """
-    x, weight, has_bias = cache
+    x, weight, bias_dtype = cache
+    dtype = np.result_type(x.dtype, weight.dtype, *([] if bias_dtype is None else [bias_dtype]))
+    dout = check_dout(dout, (x.shape[0], weight.shape[0]), dtype, "dense_backward")
     dx = dout @ weight  # (N, in_features)
     dweight = dout.T @ x  # (out_features, in_features)
-    dbias = dout.sum(axis=0) if has_bias else None
-    return dx, dweight, dbias
+    dbias = None if bias_dtype is None else dout.sum(axis=0).astype(bias_dtype, copy=False)
+    return dx.astype(x.dtype, copy=False), dweight.astype(weight.dtype, copy=False), dbias
 
 
 class Dense(Module):
-    """Fully connected layer, ``torch.nn.Linear``'s twin (weight is (out, in))."""
+    """Fully connected layer: ``torch.nn.Linear``'s twin, under the name the book's sources
+    use (dense). weight: (out_features, in_features), bias: (out_features,);
+    x: (N, in_features) -> (N, out_features). See chapters 1 and 4."""
 
     def __init__(self, in_features: int, out_features: int, *, bias: bool = True,
                  rng=None, dtype=np.float32):

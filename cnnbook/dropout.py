@@ -14,11 +14,9 @@ untouched, so a trained model needs no rescaling. Chapter 6 shows that they agre
 """
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
-from ._checks import as_float_array
+from ._checks import as_float_array, check_dout, real_number
 from ._init import make_rng
 from .module import Module
 
@@ -26,10 +24,8 @@ __all__ = ["dropout_forward", "dropout_backward", "Dropout"]
 
 
 def _check_p(p, func):
-    if isinstance(p, bool) or not isinstance(p, numbers.Real) or not 0 <= p <= 1:
-        raise ValueError(f"{func}: p (the probability of dropping a unit) must be a number in "
-                         f"[0, 1], got {p!r}")
-    return float(p)
+    """p, the probability of dropping a unit: a number in [0, 1]."""
+    return real_number(p, "p", func, minimum=0, maximum=1)
 
 
 def dropout_forward(x, p=0.5, *, training=True, rng=None):
@@ -42,6 +38,7 @@ def dropout_forward(x, p=0.5, *, training=True, rng=None):
     does). ``rng`` is a seed or a ``numpy.random.Generator``; pass the same Generator on
     every call (as the ``Dropout`` Module does) to draw a fresh mask each time, or the
     same seed to draw the same mask again. Returns ``(y, cache)``, y shaped like x.
+    See chapter 6.
     """
     func = "dropout_forward"
     x = as_float_array(x, "x", func)
@@ -49,7 +46,7 @@ def dropout_forward(x, p=0.5, *, training=True, rng=None):
     if not isinstance(training, (bool, np.bool_)):  # "no" or "eval" would be truthy: training
         raise TypeError(f"{func}: training must be True or False, got {training!r}")
     if not training or p == 0.0:
-        return x.copy(), None
+        return x.copy(), (None, x.shape, x.dtype)
     if p == 1.0:
         mask = np.zeros_like(x)
     else:
@@ -58,20 +55,22 @@ def dropout_forward(x, p=0.5, *, training=True, rng=None):
         u = make_rng(rng).random(x.shape, dtype=x.dtype if x.dtype == np.float32 else np.float64)
         mask = (u >= p).astype(x.dtype)  # same shape as x
         mask *= x.dtype.type(1.0 / (1.0 - p))
-    return x * mask, mask
+    return x * mask, (mask, x.shape, x.dtype)
 
 
 def dropout_backward(dout, cache):
-    """dx = dout * mask / (1 - p) (the same mask as the forward); dx = dout at inference."""
-    mask = cache
-    return np.array(dout, copy=True) if mask is None else dout * mask
+    """dx = dout * mask / (1 - p) (the same mask as the forward); dx = dout at inference.
+    dout and dx are shaped like x. See chapter 6."""
+    mask, shape, dtype = cache
+    dout = check_dout(dout, shape, dtype, "dropout_backward")
+    return dout.copy() if mask is None else dout * mask
 
 
 class Dropout(Module):
     """Inverted dropout, ``torch.nn.Dropout``'s twin; identity in eval mode.
 
     Keeps its own Generator (``rng``: a seed or a Generator), so a seeded model draws the
-    same sequence of masks on every run.
+    same sequence of masks on every run. x: any shape -> y shaped like x. See chapter 6.
     """
 
     def __init__(self, p: float = 0.5, *, rng=None):

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import as_float_array
+from ._checks import as_float_array, check_dout
 from .module import Module
 
 __all__ = ["flatten_forward", "flatten_backward", "Flatten"]
@@ -16,22 +16,26 @@ __all__ = ["flatten_forward", "flatten_backward", "Flatten"]
 def flatten_forward(x):
     """Keep the batch axis, flatten the rest: (N, d1, d2, ...) -> (N, d1*d2*...).
 
-    Returns ``(out, cache)``; ``out`` is a view of ``x`` when x is contiguous.
+    Returns ``(out, cache)``; ``out`` is a view of ``x`` when x is contiguous. See chapter 6.
     """
     x = as_float_array(x, "x", "flatten_forward")
     if x.ndim < 2:
         raise ValueError(f"flatten_forward: x must have a batch axis and at least one more, "
                          f"got x.shape={x.shape}")
-    return x.reshape(x.shape[0], int(np.prod(x.shape[1:]))), x.shape  # (N, C*H*W); N may be 0
+    return x.reshape(x.shape[0], int(np.prod(x.shape[1:]))), (x.shape, x.dtype)  # (N, C*H*W); N may be 0
 
 
 def flatten_backward(dout, cache):
-    """dx: the gradient reshaped back to the input's shape."""
-    return np.asarray(dout).reshape(cache)  # (N, C, H, W)
+    """dx: the gradient (N, d1*d2*...) reshaped back to the input's shape (N, d1, d2, ...).
+    See chapter 6."""
+    shape, dtype = cache
+    n_features = int(np.prod(shape[1:]))
+    dout = check_dout(dout, (shape[0], n_features), dtype, "flatten_backward")
+    return dout.reshape(shape)  # (N, C, H, W)
 
 
 class Flatten(Module):
-    """(N, C, H, W) -> (N, C*H*W), ``torch.nn.Flatten()``'s twin (no parameters)."""
+    """(N, C, H, W) -> (N, C*H*W), ``torch.nn.Flatten()``'s twin (no parameters). See chapter 6."""
 
     def forward(self, x):
         out, self._cache = flatten_forward(x)

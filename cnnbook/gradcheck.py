@@ -20,7 +20,7 @@ def numerical_gradient(f, inputs, dout, wrt: int = 0, h: float = 1e-6) -> np.nda
     """Central-difference estimate of d sum(f(*inputs) * dout) / d inputs[wrt].
 
     ``f`` returns an array (or a tuple whose first item is the output). Loops over the
-    entries of one input: slow on purpose, for small float64 checks only.
+    entries of one input: slow on purpose, for small float64 checks only. See chapter 4.
     """
     if not callable(f):
         raise TypeError(f"numerical_gradient: f must be a function, got {type(f).__name__}")
@@ -51,7 +51,7 @@ def _output(result):
 
 def relative_error(a, b) -> float:
     """max |a - b| / max(|a| + |b|, tiny): 0 for equal arrays, about 1e-8 or less for a
-    correct float64 gradient."""
+    correct float64 gradient. See chapter 4."""
     try:
         a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     except (TypeError, ValueError) as exc:
@@ -70,7 +70,7 @@ def check_gradients(forward, backward, inputs, *, wrt=None, rng=None, h: float =
     ``forward(*inputs) -> (out, cache)`` and ``backward(dout, cache) -> grads`` (an
     array, or a tuple in argument order). ``wrt`` lists the input positions to check
     (default: every array input). Raises AssertionError naming the input and the
-    largest discrepancy; returns {position: max abs error} when all agree.
+    largest discrepancy; returns {position: max abs error} when all agree. See chapter 4.
     """
     for name, fn in (("forward", forward), ("backward", backward)):
         if not callable(fn):

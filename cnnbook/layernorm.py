@@ -6,18 +6,30 @@ features of a token in a transformer, x (N, T, D) with normalized_shape=(D,)):
     xhat = (x - mean) / sqrt(var + eps),    y = weight * xhat + bias,
 
 with one mean and (biased) variance per sample instead of per channel, and no running
-statistics: training and inference compute the same thing. See chapter 11.
+statistics: training and inference compute the same thing. See chapter 10.
 """
 from __future__ import annotations
 
 import numbers
+from typing import NamedTuple
 
 import numpy as np
 
-from ._checks import as_float_array, fits_in_memory, positive_int, real_number
+from ._checks import as_float_array, check_dout, fits_in_memory, positive_int, real_number
 from .module import Module
 
-__all__ = ["layer_norm_forward", "layer_norm_backward", "LayerNorm"]
+__all__ = ["layer_norm_forward", "layer_norm_backward", "LayerNorm", "LayerNormCache"]
+
+
+class LayerNormCache(NamedTuple):
+    """What ``layer_norm_backward`` needs from the forward pass."""
+    xhat: np.ndarray  # (B, D): the normalised samples, B = number of samples, x's dtype
+    inv_std: np.ndarray  # (B, 1): 1 / sqrt(var + eps)
+    weight: np.ndarray | None  # (D,) in x's dtype, or None
+    x_shape: tuple  # x's shape, also the output's
+    normalized_shape: tuple  # the shape of weight, bias and their gradients
+    weight_dtype: np.dtype | None  # None: no weight
+    bias_dtype: np.dtype | None  # None: no bias
 
 
 def _as_shape(normalized_shape, func):
@@ -29,6 +41,12 @@ def _as_shape(normalized_shape, func):
     return tuple(positive_int(s, "normalized_shape", func) for s in normalized_shape)
 
 
+def _row_dots(a, b):
+    """sum_d a[i, d] * b[i, d] -> (B,), as B products (1, D) @ (D, 1): as fast as NumPy 2's
+    ``np.vecdot`` on these contiguous rows, and available in NumPy 1.26."""
+    return (a[:, None, :] @ b[:, :, None])[:, 0, 0]  # (B,)
+
+
 def layer_norm_forward(x, normalized_shape, weight=None, bias=None, *, eps=1e-5):
     """Layer normalization, as ``torch.nn.functional.layer_norm``.
 
@@ -36,7 +54,7 @@ def layer_norm_forward(x, normalized_shape, weight=None, bias=None, *, eps=1e-5)
     len(normalized_shape) axes of each sample.
 
     x: (..., *normalized_shape); weight, bias: normalized_shape or None.
-    Returns ``(y, cache)``, y shaped like x.
+    Returns ``(y, cache)``, y shaped like x and in x's dtype. See chapter 10.
     """
     func = "layer_norm_forward"
     x = as_float_array(x, "x", func)
@@ -45,23 +63,29 @@ def layer_norm_forward(x, normalized_shape, weight=None, bias=None, *, eps=1e-5)
     if x.ndim < k or x.shape[x.ndim - k:] != shape:
         raise ValueError(f"{func}: the last {k} dimensions of x must be normalized_shape={shape}, "
                          f"got x.shape={x.shape}")
+    params = {}
     for name, arr in (("weight", weight), ("bias", bias)):
-        if arr is not None and np.shape(arr) != shape:
-            raise ValueError(f"{func}: {name} must have shape normalized_shape={shape}, "
-                             f"got {name}.shape={np.shape(arr)}")
-    eps = real_number(eps, "eps", func, minimum=0)  # finite: nan or inf would pass unseen
+        if arr is not None:
+            arr = as_float_array(arr, name, func)
+            if arr.shape != shape:
+                raise ValueError(f"{func}: {name} must have shape normalized_shape={shape}, "
+                                 f"got {name}.shape={arr.shape}")
+        params[name] = arr
+    eps = real_number(eps, "eps", func, minimum=0)
     D = int(np.prod(shape))
     x2 = x.reshape(-1, D)  # (B, D), B = number of samples (e.g. N*T)
     mean = x2.mean(axis=1, keepdims=True)  # (B, 1)
     xhat = x2 - mean  # (B, D)
-    var = np.vecdot(xhat, xhat)[:, None] / D  # (B, 1)
+    var = _row_dots(xhat, xhat)[:, None] / D  # (B, 1)
     inv_std = (1.0 / np.sqrt(var + eps)).astype(x.dtype)  # (B, 1)
     xhat *= inv_std
-    w2 = None if weight is None else as_float_array(weight, "weight", func).reshape(D)  # (D,)
+    w2, b2 = (None if a is None else a.reshape(D).astype(x.dtype, copy=False)
+              for a in (params["weight"], params["bias"]))  # (D,) each, in x's dtype
     out = xhat * w2 if w2 is not None else xhat.copy()  # (B, D)
-    if bias is not None:
-        out += as_float_array(bias, "bias", func).reshape(D)  # (D,)
-    cache = (xhat, inv_std, w2, bias is not None, x.shape, shape)
+    if b2 is not None:
+        out += b2
+    cache = LayerNormCache(xhat, inv_std, w2, x.shape, shape,
+                           *(None if a is None else a.dtype for a in params.values()))
     return out.reshape(x.shape), cache  # (..., *normalized_shape), like x
 
 
@@ -70,27 +94,32 @@ def layer_norm_backward(dout, cache):
 
     With dxhat = weight * dout and sums over the D normalised values of a sample,
     dx = (1/D) inv_std (D dxhat - sum(dxhat) - xhat sum(dxhat xhat));
-    dweight = sum over samples of dout xhat, dbias = sum over samples of dout
-    (None when the forward had no weight / bias).
+    dweight = sum over samples of dout xhat, dbias = sum over samples of dout.
+    dout is shaped like x; dx, dweight and dbias (normalized_shape) come in the dtypes of
+    x, weight and bias (None when the forward had no weight / bias). See chapter 10.
     """
-    xhat, inv_std, w2, has_bias, x_shape, shape = cache
+    xhat, inv_std, w2 = cache.xhat, cache.inv_std, cache.weight
     B, D = xhat.shape
-    d2 = np.asarray(dout).reshape(B, D)  # (B, D)
-    dweight = None if w2 is None else (d2 * xhat).sum(axis=0).reshape(shape)  # normalized_shape
-    dbias = d2.sum(axis=0).reshape(shape) if has_bias else None  # normalized_shape
+    d2 = check_dout(dout, cache.x_shape, xhat.dtype, "layer_norm_backward").reshape(B, D)
+    shape = cache.normalized_shape
+    dweight = (None if cache.weight_dtype is None else  # normalized_shape
+               (d2 * xhat).sum(axis=0).reshape(shape).astype(cache.weight_dtype, copy=False))
+    dbias = (None if cache.bias_dtype is None else  # normalized_shape
+             d2.sum(axis=0).reshape(shape).astype(cache.bias_dtype, copy=False))
     dxhat = d2 * w2 if w2 is not None else d2  # (B, D), read only
     s1 = dxhat.sum(axis=1, keepdims=True) / D  # (B, 1)
-    s2 = np.vecdot(dxhat, xhat)[:, None] / D  # (B, 1)
+    s2 = _row_dots(dxhat, xhat)[:, None] / D  # (B, 1)
     dx = xhat * s2  # (B, D)
     dx += s1
     np.subtract(dxhat, dx, out=dx)
     dx *= inv_std
-    return dx.reshape(x_shape), dweight, dbias  # dx like x
+    return dx.reshape(cache.x_shape), dweight, dbias  # dx like x
 
 
 class LayerNorm(Module):
     """Layer normalization over the trailing ``normalized_shape`` axes, ``torch.nn.LayerNorm``'s
-    twin: weight ones, bias zeros (no running statistics, same in train and eval)."""
+    twin: weight ones, bias zeros (no running statistics, same in train and eval); the
+    output is shaped like x. See chapter 10."""
 
     def __init__(self, normalized_shape, eps: float = 1e-5, elementwise_affine: bool = True,
                  bias: bool = True, *, dtype=np.float32):

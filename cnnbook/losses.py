@@ -1,9 +1,12 @@
-"""Loss functions, each returning ``(loss: float, dpred)``: the value and its gradient with
-respect to the prediction, ready to start the backward pass. See chapter 4.
+"""Loss functions ``loss_fn(input, target) -> (loss: float, dinput)``: the value and its
+gradient with respect to the prediction ``input``, ready to start the backward pass. See
+chapter 4.
 
-Reductions follow PyTorch's defaults (mean over the batch) unless the name says
-otherwise, so ``mse_loss`` matches ``F.mse_loss`` and ``half_sum_squared_error`` is the
-1/2 ||p - t||^2 of 000 eq. 3 (which 000 calls "mean squared error", though it sums).
+Arguments come in ``torch.nn.functional``'s order and names, prediction first. Reductions
+follow PyTorch's defaults (mean over the batch) unless the name says otherwise, so
+``mse_loss`` matches ``F.mse_loss`` and ``half_sum_squared_error`` is the 1/2 ||p - t||^2
+of 000 eq. 3 (which 000 calls "mean squared error", though it sums). The gradient comes
+in the prediction's dtype.
 """
 from __future__ import annotations
 
@@ -19,64 +22,71 @@ __all__ = [
 ]
 
 
-def _pair(pred, target, func, pred_name="pred"):
-    pred = as_float_array(pred, pred_name, func)
+def _pair(input, target, func):
+    input = as_float_array(input, "input", func)
     target = as_float_array(target, "target", func)
-    same_shape(pred, target, pred_name, "target", func)
-    if pred.size == 0:
-        raise ValueError(f"{func}: {pred_name} is empty ({pred_name}.shape={pred.shape})")
-    return pred, target
+    same_shape(input, target, "input", "target", func)
+    if input.size == 0:
+        raise ValueError(f"{func}: input is empty (input.shape={input.shape})")
+    return input, target
 
 
-def mse_loss(pred, target):
+def mse_loss(input, target):
     """Mean squared error, L = (1/n) sum_i (p_i - t_i)^2 over all n entries (``F.mse_loss``).
 
-    dL/dp = 2 (p - t) / n. pred and target: any shape, equal.
+    dL/dp = 2 (p - t) / n. input (the prediction p) and target: any shape, equal.
+    Returns ``(loss, dinput)``, dinput shaped like input. See chapter 4.
     """
-    pred, target = _pair(pred, target, "mse_loss")
-    diff = pred - target
-    return float(np.mean(diff * diff)), (2 / diff.size) * diff
+    input, target = _pair(input, target, "mse_loss")
+    diff = input - target
+    grad = (2 / diff.size) * diff
+    return float(np.mean(diff * diff)), grad.astype(input.dtype, copy=False)
 
 
-def half_sum_squared_error(pred, target):
+def half_sum_squared_error(input, target):
     """L = 1/2 ||p - t||^2 = 1/2 sum_i (p_i - t_i)^2 (000 eq. 3; 003 §2's E = 1/2 (y^ - y)^2).
 
     The 1/2 cancels the 2 of the derivative: dL/dp = p - t (000 eq. 4's first factor).
+    input (the prediction p) and target: any shape, equal. Returns ``(loss, dinput)``.
+    See chapter 4.
     """
-    pred, target = _pair(pred, target, "half_sum_squared_error")
-    diff = pred - target
-    return float(0.5 * np.sum(diff * diff)), diff.copy()
+    input, target = _pair(input, target, "half_sum_squared_error")
+    diff = input - target
+    return float(0.5 * np.sum(diff * diff)), diff.astype(input.dtype, copy=True)
 
 
-def quadratic_loss(pred, target, *, scale=1.0):
+def quadratic_loss(input, target, *, scale=1.0):
     """Quadratic (squared error) loss of 003 eq. 2, lambda(x) = C (t - x)^2, summed over
     all entries; ``scale`` is C. dL/dx = 2 C (x - t).
 
-    C = 1/2 gives ``half_sum_squared_error``; C = 1/n gives ``mse_loss``.
+    C = 1/2 gives ``half_sum_squared_error``; C = 1/n gives ``mse_loss``. input (the
+    prediction x) and target: any shape, equal. Returns ``(loss, dinput)``. See chapter 4.
     """
-    pred, target = _pair(pred, target, "quadratic_loss")
+    input, target = _pair(input, target, "quadratic_loss")
     scale = real_number(scale, "scale", "quadratic_loss", minimum=0)
-    diff = pred - target
-    return float(scale * np.sum(diff * diff)), (2 * scale) * diff
+    diff = input - target
+    grad = (2 * scale) * diff
+    return float(scale * np.sum(diff * diff)), grad.astype(input.dtype, copy=False)
 
 
-def zero_one_loss(pred, target):
+def zero_one_loss(input, target):
     """0-1 loss of 003 eq. 3, L(y^, y) = [y != y^] (Iverson bracket), averaged over the
-    batch: the error rate. pred and target: predicted and true labels, equal shapes.
+    batch: the error rate. input and target: predicted and true labels, equal shapes.
 
     The gradient returned is zero, and that is the point: L is piecewise constant (a
     small change of the prediction's scores does not change the argmax, so does not
     change L), hence its derivative is 0 wherever it exists and undefined at the jumps.
     Gradient descent gets no signal from it; we train on a smooth surrogate such as
-    cross-entropy and report the 0-1 loss (as 1 - accuracy).
+    cross-entropy and report the 0-1 loss (as 1 - accuracy). Returns ``(loss, dinput)``.
+    See chapter 4.
     """
     func = "zero_one_loss"
-    pred, target = np.asarray(pred), np.asarray(target)
-    same_shape(pred, target, "pred", "target", func)
-    if pred.size == 0:
-        raise ValueError(f"{func}: pred is empty (pred.shape={pred.shape})")
-    dtype = pred.dtype if np.issubdtype(pred.dtype, np.floating) else np.float64
-    return float(np.mean(pred != target)), np.zeros(pred.shape, dtype=dtype)
+    input, target = np.asarray(input), np.asarray(target)
+    same_shape(input, target, "input", "target", func)
+    if input.size == 0:
+        raise ValueError(f"{func}: input is empty (input.shape={input.shape})")
+    dtype = input.dtype if np.issubdtype(input.dtype, np.floating) else np.float64
+    return float(np.mean(input != target)), np.zeros(input.shape, dtype=dtype)
 
 
 def _check_unit_interval(a, name, func):
@@ -86,7 +96,7 @@ def _check_unit_interval(a, name, func):
         raise ValueError(
             f"{func}: {name} must hold probabilities in [0, 1], got {a[i]!r} at index {i} "
             f"({name}.shape={a.shape}); pass logits to binary_cross_entropy_with_logits instead"
-            if name == "p" else
+            if name == "input" else
             f"{func}: {name} must lie in [0, 1], got {a[i]!r} at index {i} ({name}.shape={a.shape})"
         )
 
@@ -95,8 +105,9 @@ _LOG_FLOOR = -100.0  # PyTorch clamps each log to >= -100, so p = 0 or 1 gives a
 _EPS = 1e-12  # PyTorch's floor on p (1 - p) in the gradient, used only where p is 0 or 1
 
 
-def binary_cross_entropy(p, target):
-    """Binary cross-entropy of probabilities, 003 eq. 21 with its parentheses restored:
+def binary_cross_entropy(input, target):
+    """Binary cross-entropy of probabilities p = ``input``, 003 eq. 21 with its parentheses
+    restored:
 
         E = -(1/n) sum_i [ t_i log p_i + (1 - t_i) log(1 - p_i) ]
 
@@ -109,11 +120,12 @@ def binary_cross_entropy(p, target):
     finite loss, and the gradient divides by max(p (1 - p), 1e-12), which changes it only
     where p (1 - p) < 1e-12, i.e. p within 1e-12 of 0 or 1. Prefer the logits form
     ``binary_cross_entropy_with_logits``, which needs no such floor.
-    p and target: equal shapes, values in [0, 1].
+    input and target: any shape, equal, values in [0, 1]. Returns ``(loss, dinput)``.
+    See chapter 4.
     """
     func = "binary_cross_entropy"
-    p, target = _pair(p, target, func, pred_name="p")
-    _check_unit_interval(p, "p", func)
+    p, target = _pair(input, target, func)
+    _check_unit_interval(p, "input", func)
     _check_unit_interval(target, "target", func)
     # log(0) = -inf is replaced by the floor before it is computed: no warning
     log_p = np.full(p.shape, _LOG_FLOOR, dtype=p.dtype)
@@ -126,24 +138,26 @@ def binary_cross_entropy(p, target):
     return float(loss), dp.astype(p.dtype, copy=False)
 
 
-def binary_cross_entropy_with_logits(logits, target):
-    """Binary cross-entropy of sigma(z) computed from the logits z, stably:
+def binary_cross_entropy_with_logits(input, target):
+    """Binary cross-entropy of sigma(z) computed from the logits z = ``input``, stably:
 
         E = (1/n) sum_i [ max(z_i, 0) - z_i t_i + log(1 + e^-|z_i|) ],  dE/dz_i = (sigma(z_i) - t_i) / n.
 
     Equal to ``binary_cross_entropy(sigmoid(z), t)`` but never takes the log of 0: finite
-    for any finite z (``F.binary_cross_entropy_with_logits``).
+    for any finite z (``F.binary_cross_entropy_with_logits``). input and target: any
+    shape, equal. Returns ``(loss, dinput)``. See chapter 4.
     """
     func = "binary_cross_entropy_with_logits"
-    z, target = _pair(logits, target, func, pred_name="logits")
+    z, target = _pair(input, target, func)
     _check_unit_interval(target, "target", func)
     loss = np.mean(np.maximum(z, 0) - z * target + np.log1p(np.exp(-np.abs(z))))
-    return float(loss), (sigmoid(z) - target) / z.size
+    grad = (sigmoid(z) - target) / z.size
+    return float(loss), grad.astype(z.dtype, copy=False)
 
 
 def one_hot(labels, num_classes=-1, *, dtype=np.int64):
     """Row n has a 1 in column labels[n] and 0 elsewhere (``F.one_hot``; num_classes=-1
-    means labels.max() + 1). labels: int (N,) -> (N, num_classes)."""
+    means labels.max() + 1). labels: int (N,) -> (N, num_classes). See chapter 4."""
     labels = _int_labels(labels, "labels", "one_hot")
     if num_classes == -1:
         num_classes = int(labels.max()) + 1 if labels.size else 0
@@ -171,35 +185,36 @@ def _labels_in_range(labels, num_classes, func, name="labels"):
                          f"classes, got {labels[bad][0]} at index {int(np.flatnonzero(bad.ravel())[0])}")
 
 
-def cross_entropy(logits, labels):
+def cross_entropy(input, target):
     """Softmax + cross-entropy (002), averaged over the batch (``F.cross_entropy``):
 
         p = softmax(z_n),  L = -(1/N) sum_n log p[n, y_n],  dL/dz = (p - onehot(y)) / N.
 
     The combined gradient p - y is why the two are fused: simple, and stable, since the
     log-softmax z - logsumexp(z) never takes the log of a rounded-to-zero probability.
-    logits: (N, C); labels: int (N,) class indices, or float (N, C) class probabilities
-    (e.g. one-hot rows), for which L = -(1/N) sum_n sum_c y[n, c] log p[n, c].
+    input: the logits z, (N, C); target: int (N,) class indices y, or float (N, C) class
+    probabilities (e.g. one-hot rows), for which L = -(1/N) sum_n sum_c y[n, c] log p[n, c].
+    Returns ``(loss, dinput)``, dinput (N, C). See chapters 4 and 6.
     """
     func = "cross_entropy"
-    z = as_float_array(logits, "logits", func, ndim=2, layout="(N, C)")
-    labels = np.asarray(labels)
+    z = as_float_array(input, "input", func, ndim=2, layout="(N, C)")
+    labels = np.asarray(target)
     n, c = z.shape
     if n == 0:
-        raise ValueError(f"{func}: logits is empty (logits.shape={z.shape})")
+        raise ValueError(f"{func}: input is empty (input.shape={z.shape})")
     shifted = z - z.max(axis=1, keepdims=True)  # (N, C)
     log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))  # (N, C)
     p = np.exp(log_p)
     if np.issubdtype(labels.dtype, np.floating) and labels.ndim == 2:
-        same_shape(z, labels, "logits", "labels", func)
+        same_shape(z, labels, "input", "target", func)
         loss = -np.sum(labels * log_p) / n
         grad = (p * labels.sum(axis=1, keepdims=True) - labels) / n
         return float(loss), grad.astype(z.dtype, copy=False)
-    labels = _int_labels(labels, "labels", func)
+    labels = _int_labels(labels, "target", func)
     if labels.shape != (n,):
-        raise ValueError(f"{func}: labels must have shape (N,) = ({n},) to match logits, "
-                         f"got labels.shape={labels.shape} (logits.shape={z.shape})")
-    _labels_in_range(labels, c, func)
+        raise ValueError(f"{func}: target must have shape (N,) = ({n},) to match input, "
+                         f"got target.shape={labels.shape} (input.shape={z.shape})")
+    _labels_in_range(labels, c, func, name="target")
     rows = np.arange(n)
     loss = -np.mean(log_p[rows, labels])
     grad = p
@@ -213,7 +228,8 @@ def accuracy(output, labels, *, threshold=0.0) -> float:
     output (N, C) with C > 1: class = argmax, labels int (N,) in 0..C-1. A single score per
     example, (N,) or (N, 1): class 1 where score > ``threshold`` (0 for logits, 0.5 for
     probabilities), labels 0/1 of shape (N,) or output's shape. An empty batch (N = 0) has
-    no accuracy: it raises ValueError, as the losses do, rather than return NaN."""
+    no accuracy: it raises ValueError, as the losses do, rather than return NaN. See chapter 4.
+    """
     return _accuracy(output, labels, threshold, "accuracy")
 
 

@@ -13,7 +13,7 @@ __all__ = ["Module", "Sequential"]
 
 
 class Module:
-    """Base class: a layer or a composition of layers."""
+    """Base class: a layer or a composition of layers. See chapter 1."""
 
     def __init__(self):
         self.params: dict[str, np.ndarray] = {}
@@ -123,7 +123,7 @@ class Module:
 
 
 class Sequential(Module):
-    """Layers applied one after another; backward runs them in reverse."""
+    """Layers applied one after another; backward runs them in reverse. See chapter 1."""
 
     def __init__(self, *layers: Module):
         super().__init__()

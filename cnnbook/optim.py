@@ -28,7 +28,7 @@ __all__ = ["Optimizer", "SGD", "Adagrad", "RMSprop", "Adam", "descent_path"]
 
 
 class Optimizer:
-    """Base class: holds the parameter triples and per-parameter state."""
+    """Base class: holds the parameter triples and per-parameter state. See chapter 4."""
 
     def __init__(self, params, defaults: dict):
         if hasattr(params, "parameters") and callable(params.parameters):
@@ -106,7 +106,7 @@ class SGD(Optimizer):
         b_t = g_t (t = 1),  b_t = momentum b_(t-1) + (1 - dampening) g_t (t > 1)
         theta <- theta - lr * (g_t + momentum b_t  if nesterov else  b_t)
 
-    (with momentum = 0 simply theta <- theta - lr g_t), as ``torch.optim.SGD``.
+    (with momentum = 0 simply theta <- theta - lr g_t), as ``torch.optim.SGD``. See chapter 4.
     """
 
     def __init__(self, params, lr=1e-3, *, momentum=0.0, dampening=0.0, weight_decay=0.0,
@@ -142,6 +142,8 @@ class Adagrad(Optimizer):
 
         s_t = s_(t-1) + g_t^2  (s_0 = initial_accumulator_value)
         theta <- theta - lr / (1 + (t - 1) lr_decay) * g_t / (sqrt(s_t) + eps)
+
+    See chapter 4.
     """
 
     def __init__(self, params, lr=0.01, *, lr_decay=0.0, weight_decay=0.0,
@@ -175,6 +177,8 @@ class RMSprop(Optimizer):
         (centered: m_t = alpha m_(t-1) + (1 - alpha) g_t, and v_t - m_t^2 replaces v_t)
         theta <- theta - lr g_t / (sqrt(v_t) + eps)
         (momentum > 0: b_t = momentum b_(t-1) + g_t / (sqrt(v_t) + eps), theta <- theta - lr b_t)
+
+    See chapter 4.
     """
 
     def __init__(self, params, lr=0.01, *, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0,
@@ -229,7 +233,7 @@ class Adam(Optimizer):
         theta <- theta - lr / (1 - beta1^t) * m_t / (sqrt(v_t) / sqrt(1 - beta2^t) + eps)
 
     The divisions by 1 - beta^t undo the bias of m and v towards their zero start.
-    amsgrad=True uses the running maximum of v_t in the denominator.
+    amsgrad=True uses the running maximum of v_t in the denominator. See chapter 4.
     """
 
     def __init__(self, params, lr=1e-3, *, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
@@ -276,6 +280,7 @@ def descent_path(optimizer, grad_fn, x0, *, steps, **hyper) -> np.ndarray:
     is ``grad_fn(x)``; return the iterates x_0, ..., x_steps as an array (steps + 1, D).
 
     For drawing optimizers' paths on a loss surface: hyperparameters go in ``hyper``.
+    See chapter 4.
     """
     x = as_float_array(x0, "x0", "descent_path", ndim=1, layout="(D,)").astype(np.float64)
     steps = positive_int(steps, "steps", "descent_path", minimum=0)

@@ -12,9 +12,11 @@ give out: (N, K); a single centre center: (D,) gives out: (N,).
 """
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
-from ._checks import as_float_array, positive_int, real_number
+from ._checks import as_float_array, check_dout, positive_int, real_number
 from .activations import sigmoid
 from ._init import make_rng, uniform_fan_in
 from .module import Module
@@ -23,10 +25,18 @@ __all__ = [
     "RIDGE_FUNCTIONS", "ridge_forward", "ridge_backward", "gaussian_rbf_forward",
     "gaussian_rbf_backward", "multiquadric_forward", "multiquadric_backward",
     "inverse_multiquadric_forward", "inverse_multiquadric_backward", "Ridge",
-    "RadialBasis",
+    "RadialBasis", "RidgeCache", "RadialCache",
 ]
 
 RIDGE_FUNCTIONS = ("linear", "relu", "heaviside", "logistic")
+
+
+class RidgeCache(NamedTuple):
+    """What ``ridge_backward`` needs from the forward pass."""
+    x: np.ndarray  # (N, D)
+    weight: np.ndarray  # (D,)
+    bias: np.ndarray  # () or (1,), as given
+    slope: np.ndarray  # f'(z), (N,): also the output's shape and working dtype
 
 
 def ridge_forward(x, weight, bias, *, fn="logistic"):
@@ -35,7 +45,8 @@ def ridge_forward(x, weight, bias, *, fn="logistic"):
     linear: f(z) = z;  relu: max(0, z);  heaviside: 1 if z > 0 else 0;
     logistic: 1 / (1 + e^-z).
 
-    x: (N, D), weight: (D,), bias: a scalar (0-d or (1,) array). Returns out: (N,).
+    x: (N, D), weight: (D,), bias: a scalar (0-d or (1,) array). Returns ``(out, cache)``
+    with out: (N,). See chapter 3.
     """
     func = "ridge_forward"
     x = as_float_array(x, "x", func, ndim=2, layout="(N, D)")
@@ -58,21 +69,33 @@ def ridge_forward(x, weight, bias, *, fn="logistic"):
     else:
         out = sigmoid(z)
         slope = out * (1 - out)
-    return out, (x, weight, bias.shape, slope)
+    return out, RidgeCache(x, weight, bias, slope)
 
 
 def ridge_backward(dout, cache):
     """dz = dout f'(z);  dx = dz weight^T,  dweight = x^T dz,  dbias = sum dz.
-    Returns ``(dx, dweight, dbias)``."""
-    x, weight, bias_shape, slope = cache
-    dz = dout * slope  # (N,)
+
+    dout: (N,). Returns ``(dx (N, D), dweight (D,), dbias)``, dbias shaped like bias, each
+    in the dtype of what it is the gradient of. See chapter 3.
+    """
+    x, weight, bias, slope = cache
+    dz = check_dout(dout, slope.shape, slope.dtype, "ridge_backward") * slope  # (N,)
     dx = np.outer(dz, weight)  # (N, D)
     dweight = x.T @ dz  # (D,)
-    dbias = np.asarray(dz.sum(), dtype=x.dtype).reshape(bias_shape)  # () or (1,), as bias
-    return dx, dweight, dbias
+    dbias = np.asarray(dz.sum(), dtype=bias.dtype).reshape(bias.shape)  # () or (1,), as bias
+    return dx.astype(x.dtype, copy=False), dweight.astype(weight.dtype, copy=False), dbias
 
 
 # -- radial functions: phi depends on x only through r^2 = ||x - center||^2 ------------
+class RadialCache(NamedTuple):
+    """What the radial backward kernels need from the forward pass."""
+    dphi_dr2: np.ndarray  # d phi / d r^2: (N, K), or (N,) for one centre; the output's shape
+    diff: np.ndarray  # x - center, (N, K, D)
+    single: bool  # center was (D,), not (K, D)
+    x_dtype: np.dtype
+    center_dtype: np.dtype
+
+
 def _squared_distance(x, center, func):
     x = as_float_array(x, "x", func, ndim=2, layout="(N, D)")
     center = as_float_array(center, "center", func, ndim=(1, 2), layout="(K, D) or (D,)")
@@ -82,72 +105,83 @@ def _squared_distance(x, center, func):
     single = center.ndim == 1
     diff = x[:, None, :] - center.reshape(-1, x.shape[1])[None, :, :]  # (N, K, D)
     r2 = (diff * diff).sum(axis=-1)  # (N, K)
-    return (r2[:, 0] if single else r2), diff, single
+    return (r2[:, 0] if single else r2), diff, single, x.dtype, center.dtype
 
 
-def _radial_backward(dout, cache):
+def _radial_backward(dout, cache, func):
     """Chain rule through r^2: d r^2 / dx = 2 (x - c), d r^2 / dc = -2 (x - c)."""
-    dphi_dr2, diff, single = cache
-    g = dout * dphi_dr2
-    g = g[:, None] if single else g  # (N, K)
-    contrib = 2 * g[:, :, None] * diff  # (N, K, D)
+    dout = check_dout(dout, cache.dphi_dr2.shape, cache.dphi_dr2.dtype, func)
+    g = dout * cache.dphi_dr2
+    g = g[:, None] if cache.single else g  # (N, K)
+    contrib = 2 * g[:, :, None] * cache.diff  # (N, K, D)
     dx = contrib.sum(axis=1)  # (N, D)
     dcenter = -contrib.sum(axis=0)  # (K, D)
-    return dx, (dcenter[0] if single else dcenter)
+    dcenter = dcenter[0] if cache.single else dcenter  # like center
+    return dx.astype(cache.x_dtype, copy=False), dcenter.astype(cache.center_dtype, copy=False)
 
 
 def gaussian_rbf_forward(x, center, *, sigma=1.0):
     """phi(x) = exp(-||x - c||^2 / (2 sigma^2))  (003; = exp(-(eps r)^2), eps = 1/(sigma sqrt 2)).
 
-    x: (N, D), center: (K, D) -> (N, K), or center: (D,) -> (N,).
+    x: (N, D), center: (K, D) -> out (N, K), or center: (D,) -> out (N,).
+    Returns ``(out, cache)``. See chapter 3.
     """
     func = "gaussian_rbf_forward"
     sigma = real_number(sigma, "sigma", func, minimum=0, open_min=True)
-    r2, diff, single = _squared_distance(x, center, func)
+    r2, *rest = _squared_distance(x, center, func)
     out = np.exp(-r2 / (2 * sigma**2))
-    return out, (-out / (2 * sigma**2), diff, single)
+    return out, RadialCache(-out / (2 * sigma**2), *rest)
 
 
 def gaussian_rbf_backward(dout, cache):
-    """dphi/dr^2 = -phi / (2 sigma^2). Returns ``(dx, dcenter)``."""
-    return _radial_backward(dout, cache)
+    """dphi/dr^2 = -phi / (2 sigma^2). dout shaped like the output; returns
+    ``(dx (N, D), dcenter)``, dcenter shaped like center. See chapter 3."""
+    return _radial_backward(dout, cache, "gaussian_rbf_backward")
 
 
 def multiquadric_forward(x, center, *, a=1.0):
     """phi(x) = sqrt(||x - c||^2 + a^2), the "multiquadratic" of 003 (usual name:
-    multiquadric; = a sqrt(1 + (eps r)^2) with eps = 1/a). Shapes as ``gaussian_rbf_forward``.
+    multiquadric; = a sqrt(1 + (eps r)^2) with eps = 1/a).
+
+    x: (N, D), center: (K, D) -> out (N, K), or center: (D,) -> out (N,).
+    Returns ``(out, cache)``. See chapter 3.
     """
     func = "multiquadric_forward"
     a = real_number(a, "a", func, minimum=0, open_min=True)
-    r2, diff, single = _squared_distance(x, center, func)
+    r2, *rest = _squared_distance(x, center, func)
     out = np.sqrt(r2 + a * a)
-    return out, (0.5 / out, diff, single)
+    return out, RadialCache(0.5 / out, *rest)
 
 
 def multiquadric_backward(dout, cache):
-    """dphi/dr^2 = 1 / (2 phi). Returns ``(dx, dcenter)``."""
-    return _radial_backward(dout, cache)
+    """dphi/dr^2 = 1 / (2 phi). dout shaped like the output; returns
+    ``(dx (N, D), dcenter)``, dcenter shaped like center. See chapter 3."""
+    return _radial_backward(dout, cache, "multiquadric_backward")
 
 
 def inverse_multiquadric_forward(x, center, *, a=1.0):
-    """phi(x) = (||x - c||^2 + a^2)^(-1/2) (003's inverse multiquadratic). Shapes as
-    ``gaussian_rbf_forward``."""
+    """phi(x) = (||x - c||^2 + a^2)^(-1/2) (003's inverse multiquadratic).
+
+    x: (N, D), center: (K, D) -> out (N, K), or center: (D,) -> out (N,).
+    Returns ``(out, cache)``. See chapter 3.
+    """
     func = "inverse_multiquadric_forward"
     a = real_number(a, "a", func, minimum=0, open_min=True)
-    r2, diff, single = _squared_distance(x, center, func)
+    r2, *rest = _squared_distance(x, center, func)
     out = 1 / np.sqrt(r2 + a * a)
-    return out, (-0.5 * out**3, diff, single)
+    return out, RadialCache(-0.5 * out**3, *rest)
 
 
 def inverse_multiquadric_backward(dout, cache):
-    """dphi/dr^2 = -phi^3 / 2. Returns ``(dx, dcenter)``."""
-    return _radial_backward(dout, cache)
+    """dphi/dr^2 = -phi^3 / 2. dout shaped like the output; returns
+    ``(dx (N, D), dcenter)``, dcenter shaped like center. See chapter 3."""
+    return _radial_backward(dout, cache, "inverse_multiquadric_backward")
 
 
 # -- Modules --------------------------------------------------------------------------
 class Ridge(Module):
     """One ridge unit, f(bias + x . weight): a dense unit with one output and a 1-D
-    activation. x: (N, in_features) -> (N,)."""
+    activation. x: (N, in_features) -> (N,). See chapter 3."""
 
     def __init__(self, in_features: int, *, fn: str = "logistic", rng=None, dtype=np.float32):
         super().__init__()
@@ -182,7 +216,7 @@ _RADIAL = {
 class RadialBasis(Module):
     """A layer of K radial units with learnable centres ``center`` (K, in_features):
     x: (N, in_features) -> (N, K). ``function`` is "gaussian" (width ``sigma``),
-    "multiquadric" or "inverse_multiquadric" (shape parameter ``a``)."""
+    "multiquadric" or "inverse_multiquadric" (shape parameter ``a``). See chapter 3."""
 
     def __init__(self, in_features: int, num_centers: int, *, function: str = "gaussian",
                  sigma: float = 1.0, a: float = 1.0, rng=None, dtype=np.float32):

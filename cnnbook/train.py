@@ -32,7 +32,8 @@ _MODES = ("off", "text", "notebook")
 @dataclass
 class History:
     """Per-epoch training record: one entry per epoch in each list (None where a
-    quantity does not apply: accuracy for regression, validation without val_data)."""
+    quantity does not apply: accuracy for regression, validation without val_data).
+    See chapters 4 and 6."""
 
     epoch: list = field(default_factory=list)
     train_loss: list = field(default_factory=list)
@@ -172,7 +173,7 @@ def fit(model, loss_fn, optimizer, train_data, *, epochs, batch_size=128, val_da
     the batches are reshuffled every epoch (with ``rng``) unless shuffle=False.
     Training and validation accuracy are recorded when y holds class labels.
     The model is in training mode while it learns, evaluation mode for validation,
-    and is left in the mode it had before.
+    and is left in the mode it had before. See chapters 4 and 6.
     """
     _check_model(model, "fit")
     X, y = _data(train_data, "train_data")
@@ -180,7 +181,7 @@ def fit(model, loss_fn, optimizer, train_data, *, epochs, batch_size=128, val_da
     epochs = positive_int(epochs, "epochs", "fit")
     batch_size = positive_int(batch_size, "batch_size", "fit")
     if not callable(loss_fn):
-        raise TypeError(f"fit: loss_fn must be a function (pred, target) -> (loss, dpred), "
+        raise TypeError(f"fit: loss_fn must be a function (input, target) -> (loss, dinput), "
                         f"got {type(loss_fn).__name__}")
     if not callable(getattr(optimizer, "step", None)):
         raise TypeError(f"fit: optimizer must have a step() method, got {type(optimizer).__name__}")
@@ -262,7 +263,8 @@ def _loss_and_accuracy(model, loss_fn, X, y, *, batch_size, threshold):
 
 def predict(model, X, *, batch_size=1000) -> np.ndarray:
     """The model's outputs (logits for a classifier) for every row of X, computed in
-    evaluation mode in batches of ``batch_size``; the model's mode is restored."""
+    evaluation mode in batches of ``batch_size``; the model's mode is restored.
+    See chapter 6."""
     _check_model(model, "predict")
     X = np.asarray(X)
     batch_size = positive_int(batch_size, "batch_size", "predict")
@@ -280,7 +282,8 @@ def predict(model, X, *, batch_size=1000) -> np.ndarray:
 def evaluate(model, X, y, *, batch_size=1000, threshold=None) -> float:
     """Accuracy of the model on (X, y), y holding class labels: argmax of the outputs
     for C > 1 outputs; for a single output, class 1 where it exceeds ``threshold``
-    (default 0.5 when the model ends with a Sigmoid, else 0, for logits)."""
+    (default 0.5 when the model ends with a Sigmoid, else 0, for logits).
+    See chapters 4 and 6."""
     _check_model(model, "evaluate")
     X, y = np.asarray(X), np.asarray(y)
     if X.ndim == 0 or y.ndim == 0:

@@ -1,7 +1,8 @@
-"""One helper for every op (STYLE.md rule 9): a float64 finite-difference gradient check
-and a comparison against PyTorch (CPU), forward and every gradient.
+"""One helper for every op (STYLE.md rule 11): a float64 finite-difference gradient check,
+a comparison against PyTorch (CPU), forward and every gradient, and a fan-out case (every
+input used twice, so gradients must add up).
 
-    check_op(conv2d_forward, conv2d_backward, F.conv2d, [x, w, b], stride=2)
+    check_op(conv2d_forward, conv2d_backward, F.conv2d, [x, w, b], kwargs=dict(stride=2))
 
 ``forward(*inputs, **kw) -> (out, cache)``, ``backward(dout, cache) -> grads`` (an array or
 a tuple in input order; None where an input has no gradient), and ``torch_fn(*tensors, **kw)``
@@ -50,29 +51,35 @@ def compare_with_torch(forward, backward, torch_fn, inputs, *, kwargs=None, torc
 
 def check_op(forward, backward, torch_fn, inputs, *, kwargs=None, torch_kwargs=None,
              wrt=None, rng=0, atol=1e-8, rtol=1e-6):
-    """Both checks: finite differences (float64) and PyTorch agreement."""
+    """All three checks: finite differences (float64), PyTorch agreement, and fan-out
+    (every input used twice)."""
     kwargs = kwargs or {}
     check_gradients(lambda *a: forward(*a, **kwargs), backward, inputs, wrt=wrt, rng=rng)
     compare_with_torch(forward, backward, torch_fn, inputs, kwargs=kwargs,
                        torch_kwargs=torch_kwargs, wrt=wrt, rng=rng, atol=atol, rtol=rtol)
+    check_fan_out(forward, backward, inputs, kwargs=kwargs, wrt=wrt, rng=rng)
 
 
-def check_fan_out(forward, backward, x, *, kwargs=None, rng=0):
-    """An input used twice, y = f(x) + f(x), gets the sum of both gradients: 2 * df/dx.
+def check_fan_out(forward, backward, inputs, *, kwargs=None, wrt=None, rng=0):
+    """Every input used twice, y = f(*inputs) + f(*inputs): each gets the sum of both
+    gradients, 2 * df/dinput (a shared weight, a residual branch).
 
-    Run through ``check_gradients`` on the composite, so a kernel that (say) mutates its
-    cache or returns a view it later overwrites is caught.
+    ``inputs`` is a list of arguments, or a single array. Run through
+    ``check_gradients`` on the composite, so a kernel that (say) mutates its cache or
+    dout, or returns a view it later overwrites, is caught.
     """
     kwargs = kwargs or {}
+    if isinstance(inputs, np.ndarray):
+        inputs = [inputs]
 
-    def twice_forward(x):
-        o1, c1 = forward(x, **kwargs)
-        o2, c2 = forward(x, **kwargs)
+    def twice_forward(*a):
+        o1, c1 = forward(*a, **kwargs)
+        o2, c2 = forward(*a, **kwargs)
         return o1 + o2, (c1, c2)
 
     def twice_backward(dout, caches):
-        g1 = as_tuple(backward(dout, caches[0]))[0]
-        g2 = as_tuple(backward(dout, caches[1]))[0]
-        return g1 + g2
+        g1 = as_tuple(backward(dout, caches[0]))
+        g2 = as_tuple(backward(dout, caches[1]))
+        return tuple(None if a is None else a + b for a, b in zip(g1, g2))
 
-    return check_gradients(twice_forward, twice_backward, [x], rng=rng)
+    return check_gradients(twice_forward, twice_backward, inputs, wrt=wrt, rng=rng)

@@ -6,12 +6,16 @@ import torch
 import torch.nn.functional as F
 from hypothesis import given, settings, strategies as st
 
-from cnnbook.attention import (MultiHeadAttention, multi_head_attention_backward,
+from cnnbook.attention import (MultiheadAttention, multi_head_attention_backward,
                                multi_head_attention_forward, scaled_dot_product_attention_backward,
-                               scaled_dot_product_attention_forward)
+                               scaled_dot_product_attention_backward_naive,
+                               scaled_dot_product_attention_forward,
+                               scaled_dot_product_attention_forward_naive)
 from helpers import check_fan_out, check_op
 
 sdpa_fwd, sdpa_bwd = scaled_dot_product_attention_forward, scaled_dot_product_attention_backward
+sdpa_fwd_naive = scaled_dot_product_attention_forward_naive
+sdpa_bwd_naive = scaled_dot_product_attention_backward_naive
 
 
 @settings(max_examples=15, deadline=None)
@@ -38,6 +42,35 @@ def test_sdpa_gradients_and_pytorch(lead, L, S, E, Ev, mask, scale, seed):
     t_kwargs = {k_: torch.tensor(a) if isinstance(a, np.ndarray) else a for k_, a in kwargs.items()}
     check_op(sdpa_fwd, sdpa_bwd, lambda q, k, v: F.scaled_dot_product_attention(q, k, v, **t_kwargs),
              [q, k, v], kwargs=kwargs, torch_kwargs={}, rng=seed)
+
+
+@settings(max_examples=15, deadline=None)
+@given(lead=st.sampled_from([(2,), (1, 2), (2, 1)]), L=st.integers(1, 4), S=st.integers(1, 4),
+       E=st.integers(1, 3), Ev=st.integers(1, 3),
+       mask=st.sampled_from([None, "bool", "float", "causal", "fully-masked-row"]),
+       scale=st.sampled_from([None, 0.7]), seed=st.integers(0, 2**16))
+def test_sdpa_naive_twin_equals_fast_kernel(lead, L, S, E, Ev, mask, scale, seed):
+    rng = np.random.default_rng(seed)
+    q, k, v = (rng.standard_normal(lead + s) for s in ((L, E), (S, E), (S, Ev)))
+    kwargs = dict(scale=scale)
+    if mask == "causal":
+        kwargs["is_causal"] = True
+    elif mask == "bool":
+        kwargs["attn_mask"] = rng.random((L, S)) < 0.7
+    elif mask == "fully-masked-row":
+        m = np.ones((L, S), bool)
+        m[0] = False
+        kwargs["attn_mask"] = m
+    elif mask == "float":
+        kwargs["attn_mask"] = rng.standard_normal(lead + (L, S))
+    out, cache = sdpa_fwd(q, k, v, **kwargs)
+    out_naive, cache_naive = sdpa_fwd_naive(q, k, v, **kwargs)
+    np.testing.assert_allclose(out_naive, out, rtol=1e-10, atol=1e-12)
+    dout = rng.standard_normal(out.shape)
+    grads = sdpa_bwd(dout, cache)
+    for backward, c in ((sdpa_bwd_naive, cache), (sdpa_bwd_naive, cache_naive), (sdpa_bwd, cache_naive)):
+        for g, g_fast in zip(backward(dout, c), grads):
+            np.testing.assert_allclose(g, g_fast, rtol=1e-9, atol=1e-12)
 
 
 def test_sdpa_fully_masked_row_gives_zeros_like_pytorch():
@@ -131,7 +164,7 @@ def test_mha_fan_out_and_float32():
 
 def test_module_matches_torch_multihead_attention():
     rng = np.random.default_rng(4)
-    ours = MultiHeadAttention(8, 2, rng=0, dtype=np.float64)
+    ours = MultiheadAttention(8, 2, rng=0, dtype=np.float64)
     for k in ("in_proj_bias", "out_proj_bias"):  # zero at init: make them count
         ours.params[k][:] = rng.standard_normal(ours.params[k].shape)
     theirs = torch.nn.MultiheadAttention(8, 2, batch_first=True).double()
@@ -155,7 +188,7 @@ def test_module_matches_torch_multihead_attention():
 
 def test_module_init_like_pytorch():
     D = 64
-    ours = MultiHeadAttention(D, 4, rng=0)
+    ours = MultiheadAttention(D, 4, rng=0)
     theirs = torch.nn.MultiheadAttention(D, 4, batch_first=True)
     assert ours.params["in_proj_weight"].dtype == np.float32
     pairs = [(ours.params["in_proj_weight"], theirs.in_proj_weight, np.sqrt(6 / (4 * D))),
@@ -168,8 +201,8 @@ def test_module_init_like_pytorch():
         np.testing.assert_allclose([w.std(), t.std()], bound / np.sqrt(3), rtol=0.05)
     np.testing.assert_array_equal(ours.params["in_proj_bias"], 0)
     np.testing.assert_array_equal(ours.params["out_proj_bias"], 0)
-    assert set(MultiHeadAttention(8, 2, bias=False).params) == {"in_proj_weight", "out_proj_weight"}
-    layer = MultiHeadAttention(8, 2, bias=False, rng=1)
+    assert set(MultiheadAttention(8, 2, bias=False).params) == {"in_proj_weight", "out_proj_weight"}
+    layer = MultiheadAttention(8, 2, bias=False, rng=1)
     x = np.random.default_rng(0).standard_normal((2, 3, 8)).astype(np.float32)
     assert layer(x).shape == (2, 3, 8) and layer.backward(x).shape == (2, 3, 8)
     assert set(layer.grads) == set(layer.params)
@@ -204,6 +237,6 @@ def test_errors():
     with pytest.raises(ValueError, match="x must have 3 dimensions"):
         multi_head_attention_forward(x[0], w_in, None, w_out, None, num_heads=2)
     with pytest.raises(ValueError, match="embed_dim=10 must be divisible by num_heads=3"):
-        MultiHeadAttention(10, 3)
+        MultiheadAttention(10, 3)
     with pytest.raises(RuntimeError, match="before forward"):
-        MultiHeadAttention(4, 2).backward(x)
+        MultiheadAttention(4, 2).backward(x)

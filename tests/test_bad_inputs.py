@@ -242,8 +242,8 @@ RNG = [
     bad(cnnbook.make_moons, 10, rng=True, raises=TypeError, says=["make_moons: rng must be", "bool"]),
     bad(cnnbook.iterate_minibatches, X2, np.zeros(4), 2, rng="0", raises=TypeError,
         says=["iterate_minibatches: rng must be"]),
-    bad(cnnbook.MultiHeadAttention, 4, 2, rng=[1, 2], raises=TypeError,
-        says=["MultiHeadAttention: rng must be", "got list"]),
+    bad(cnnbook.MultiheadAttention, 4, 2, rng=[1, 2], raises=TypeError,
+        says=["MultiheadAttention: rng must be", "got list"]),
     bad(cnnbook.check_gradients, lambda x: (x, None), lambda d, c: d, [np.ones(2)], rng="x",
         raises=TypeError, says=["check_gradients: rng must be"]),
 ]
@@ -255,16 +255,16 @@ K3 = np.ones((1, 3, 3, 3))
 HUGE = 10**7  # a padding whose padded input would hold 1e14+ values: refused, never allocated
 
 LAYERS = [
-    bad(cnnbook.batch_norm_forward, X4, training=True, eps=0.0, raises=ValueError,
+    bad(cnnbook.batch_norm_forward, X4, None, None, training=True, eps=0.0, raises=ValueError,
         says=["batch_norm_forward: eps must be a number > 0, got 0.0"]),
-    bad(cnnbook.batch_norm_forward, X4, training=True, eps=-1e-5, raises=ValueError,
+    bad(cnnbook.batch_norm_forward, X4, None, None, training=True, eps=-1e-5, raises=ValueError,
         says=["batch_norm_forward: eps must be a number > 0", "-1e-05"]),
-    bad(cnnbook.batch_norm_forward, X4, training=True, eps=float("nan"), raises=ValueError,
+    bad(cnnbook.batch_norm_forward, X4, None, None, training=True, eps=float("nan"), raises=ValueError,
         says=["batch_norm_forward: eps must be a number > 0", "nan"]),
     bad(cnnbook.batch_norm_forward, X4, running_mean=np.zeros(3), running_var=np.ones(3),
         training="no", raises=TypeError,
         says=["batch_norm_forward: training must be True or False, got 'no'"]),
-    bad(cnnbook.batch_norm_forward, np.ones((1, 3)), training=True, raises=ValueError,
+    bad(cnnbook.batch_norm_forward, np.ones((1, 3)), None, None, training=True, raises=ValueError,
         says=["batch_norm_forward: training needs more than 1 value per channel"]),
     bad(cnnbook.dropout_forward, X4, 0.5, training="no", raises=TypeError,
         says=["dropout_forward: training must be True or False, got 'no'"]),

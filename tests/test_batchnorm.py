@@ -5,13 +5,15 @@ import torch
 import torch.nn.functional as F
 from hypothesis import given, settings, strategies as st
 
-from cnnbook.batchnorm import BatchNorm1d, BatchNorm2d, batch_norm_backward, batch_norm_forward
+from cnnbook.batchnorm import (BatchNorm1d, BatchNorm2d, batch_norm_backward,
+                               batch_norm_backward_naive, batch_norm_forward,
+                               batch_norm_forward_naive)
 from helpers import check_fan_out, check_op
 
 
 def torch_batch_norm(training, momentum=0.1, eps=1e-5):
-    """F.batch_norm with our argument order; the running stats are copied, not updated."""
-    def fn(x, weight, bias, running_mean, running_var):
+    """F.batch_norm (same argument order as ours); the running stats are copied, not updated."""
+    def fn(x, running_mean, running_var, weight, bias):
         rm = None if running_mean is None else running_mean.detach().clone()
         rv = None if running_var is None else running_var.detach().clone()
         return F.batch_norm(x, rm, rv, weight, bias, training=training, momentum=momentum, eps=eps)
@@ -19,13 +21,23 @@ def torch_batch_norm(training, momentum=0.1, eps=1e-5):
 
 
 def make_inputs(rng, shape, *, offset=0.0):
+    """[x, running_mean, running_var, weight, bias], in batch_norm_forward's order."""
     C = shape[1]
     x = rng.standard_normal(shape) * rng.uniform(0.5, 2.0) + offset
     weight = rng.uniform(0.5, 1.5, C) * rng.choice([-1, 1], C)
     bias = rng.standard_normal(C)
     running_mean = rng.standard_normal(C)
     running_var = rng.uniform(0.5, 2.0, C)
-    return [x, weight, bias, running_mean, running_var]
+    return [x, running_mean, running_var, weight, bias]
+
+
+def backward_by_position(backward):
+    """(dx, dweight, dbias) at the positions of x, weight and bias in the forward's
+    arguments (x, running_mean, running_var, weight, bias), as check_op indexes them."""
+    def fn(dout, cache):
+        dx, dweight, dbias = backward(dout, cache)
+        return dx, None, None, dweight, dbias
+    return fn
 
 
 shapes = st.one_of(
@@ -42,17 +54,41 @@ def test_gradients_and_pytorch(shape, seed, training, eps, offset):
     # offset=30 makes mean^2 >> var: the two-pass (centred) route is taken
     inputs = make_inputs(np.random.default_rng(seed), shape, offset=offset)
     if not training:
-        inputs[3] = inputs[3] + offset
-    check_op(batch_norm_forward, batch_norm_backward, torch_batch_norm(training, eps=eps), inputs,
-             kwargs=dict(training=training, eps=eps), torch_kwargs={}, wrt=[0, 1, 2], rng=seed)
+        inputs[1] = inputs[1] + offset
+    check_op(batch_norm_forward, backward_by_position(batch_norm_backward),
+             torch_batch_norm(training, eps=eps), inputs,
+             kwargs=dict(training=training, eps=eps), torch_kwargs={}, wrt=[0, 3, 4], rng=seed)
+
+
+@settings(max_examples=10, deadline=None)
+@given(shape=shapes, seed=st.integers(0, 2**16), training=st.booleans(),
+       affine=st.booleans(), offset=st.sampled_from([0.0, 30.0]))
+def test_naive_twin_equals_fast_kernel(shape, seed, training, affine, offset):
+    x, rm, rv, w, b = make_inputs(np.random.default_rng(seed), shape, offset=offset)
+    if not affine:
+        w = b = None
+    stats = [rm.copy(), rv.copy()], [rm.copy(), rv.copy()]
+    out, cache = batch_norm_forward(x, *stats[0], w, b, training=training)
+    out_naive, cache_naive = batch_norm_forward_naive(x, *stats[1], w, b, training=training)
+    np.testing.assert_allclose(out_naive, out, rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(stats[1], stats[0], rtol=1e-12)  # the same running update
+    dout = np.random.default_rng(seed + 1).standard_normal(x.shape)
+    grads = batch_norm_backward(dout, cache)
+    for backward, c in ((batch_norm_backward_naive, cache), (batch_norm_backward_naive, cache_naive),
+                        (batch_norm_backward, cache_naive)):
+        for g, g_fast in zip(backward(dout, c), grads):
+            if g_fast is None:
+                assert g is None
+            else:
+                np.testing.assert_allclose(g, g_fast, rtol=1e-8, atol=1e-10)
 
 
 @pytest.mark.parametrize("training", [True, False])
 def test_no_affine_and_no_running_stats(training):
     rng = np.random.default_rng(1)
-    x, _, _, rm, rv = make_inputs(rng, (4, 3, 2, 2))
+    x, rm, rv, _, _ = make_inputs(rng, (4, 3, 2, 2))
     stats = (None, None) if training else (rm, rv)
-    out, cache = batch_norm_forward(x, None, None, *stats, training=training)
+    out, cache = batch_norm_forward(x, *stats, training=training)
     expected = F.batch_norm(torch.tensor(x), *(None if s is None else torch.tensor(s) for s in stats),
                             training=training)
     np.testing.assert_allclose(out, expected.numpy(), atol=1e-10)
@@ -62,9 +98,10 @@ def test_no_affine_and_no_running_stats(training):
 
 def test_fan_out():
     rng = np.random.default_rng(2)
-    x, w, b, rm, rv = make_inputs(rng, (3, 2, 2, 2))
-    check_fan_out(lambda x: batch_norm_forward(x, w, b, None, None), batch_norm_backward, x)
-    check_fan_out(lambda x: batch_norm_forward(x, w, b, rm, rv, training=False),
+    x, rm, rv, w, b = make_inputs(rng, (3, 2, 2, 2))
+    check_fan_out(lambda x: batch_norm_forward(x, None, None, w, b, training=True),
+                  batch_norm_backward, x)
+    check_fan_out(lambda x: batch_norm_forward(x, rm, rv, w, b, training=False),
                   batch_norm_backward, x)
 
 
@@ -75,14 +112,14 @@ def test_running_stats_update_like_pytorch():
     t_mean, t_var = torch.zeros(C, dtype=torch.float64), torch.ones(C, dtype=torch.float64)
     for step in range(4):
         x = rng.standard_normal((5, C, 3, 2)) * 2 + step
-        batch_norm_forward(x, None, None, running_mean, running_var, momentum=0.3)
+        batch_norm_forward(x, running_mean, running_var, training=True, momentum=0.3)
         F.batch_norm(torch.tensor(x), t_mean, t_var, training=True, momentum=0.3)
         np.testing.assert_allclose(running_mean, t_mean.numpy(), rtol=1e-12)
         np.testing.assert_allclose(running_var, t_var.numpy(), rtol=1e-12)
     # the unbiased variance goes into running_var: one step from var=0 with momentum 1
     x = rng.standard_normal((4, C))
     rm, rv = np.zeros(C), np.zeros(C)
-    batch_norm_forward(x, None, None, rm, rv, momentum=1.0)
+    batch_norm_forward(x, rm, rv, training=True, momentum=1.0)
     np.testing.assert_allclose(rv, x.var(axis=0, ddof=1))
     np.testing.assert_allclose(rm, x.mean(axis=0))
 
@@ -90,7 +127,7 @@ def test_running_stats_update_like_pytorch():
 def test_eval_mode_uses_running_stats_and_divides_by_sqrt_var_plus_eps():
     x = np.array([[1.0, 2.0], [3.0, 6.0]])
     rm, rv = np.array([1.0, 2.0]), np.array([4.0, 0.0])
-    out, _ = batch_norm_forward(x, None, None, rm, rv, training=False, eps=0.25)
+    out, _ = batch_norm_forward(x, rm, rv, eps=0.25)  # training=False is the default
     np.testing.assert_allclose(out, (x - rm) / np.sqrt(rv + 0.25))
     # the source's slip, sqrt(var) + eps, would give (6 - 2) / 0.25 = 16 here, not 8
     assert out[1, 1] == pytest.approx(8.0)
@@ -99,22 +136,23 @@ def test_eval_mode_uses_running_stats_and_divides_by_sqrt_var_plus_eps():
 def test_batch_of_one_per_channel():
     x = np.ones((1, 3))
     with pytest.raises(ValueError, match="more than 1 value per channel"):
-        batch_norm_forward(x, None, None, None, None, training=True)
+        batch_norm_forward(x, None, None, training=True)
     with pytest.raises(ValueError, match="more than 1 value per channel"):
         F.batch_norm(torch.tensor(x), None, None, training=True)  # PyTorch refuses too
     # a single image still has H*W values per channel, and eval mode is always fine
-    batch_norm_forward(np.random.default_rng(0).standard_normal((1, 2, 2, 2)), None, None, None, None)
-    out, _ = batch_norm_forward(x, None, None, np.zeros(3), np.ones(3), training=False)
+    batch_norm_forward(np.random.default_rng(0).standard_normal((1, 2, 2, 2)), None, None,
+                       training=True)
+    out, _ = batch_norm_forward(x, np.zeros(3), np.ones(3), training=False)
     np.testing.assert_allclose(out, x / np.sqrt(1 + 1e-5))
 
 
 @pytest.mark.parametrize("offset", [0.0, 1e3])
 def test_float32_agrees_with_float64(offset):
     rng = np.random.default_rng(4)
-    x, w, b, rm, rv = make_inputs(rng, (8, 4, 5, 5), offset=offset)
+    x, rm, rv, w, b = make_inputs(rng, (8, 4, 5, 5), offset=offset)
     dout = rng.standard_normal(x.shape)
-    r64 = batch_norm_forward(x, w, b, rm.copy(), rv.copy())
-    r32 = batch_norm_forward(*(a.astype(np.float32) for a in (x, w, b, rm, rv)))
+    r64 = batch_norm_forward(x, rm.copy(), rv.copy(), w, b, training=True)
+    r32 = batch_norm_forward(*(a.astype(np.float32) for a in (x, rm, rv, w, b)), training=True)
     assert r32[0].dtype == np.float32
     np.testing.assert_allclose(r32[0], r64[0], atol=2e-4, rtol=1e-4)
     g64 = batch_norm_backward(dout, r64[1])
@@ -182,21 +220,23 @@ def test_module_defaults_and_load_state_dict():
 def test_errors():
     x = np.zeros((8, 3, 4, 4))
     with pytest.raises(ValueError, match=r"weight has 2 entries but x has 3 channels"):
-        batch_norm_forward(x, np.ones(2), None)
+        batch_norm_forward(x, None, None, np.ones(2), None, training=True)
     with pytest.raises(ValueError, match="running_var has 4 entries"):
-        batch_norm_forward(x, None, None, np.zeros(3), np.ones(4))
+        batch_norm_forward(x, np.zeros(3), np.ones(4))
     with pytest.raises(ValueError, match="at least 2 dimensions"):
-        batch_norm_forward(np.zeros(5))
-    with pytest.raises(ValueError, match="momentum must be a number in"):
-        batch_norm_forward(x, momentum=1.5)
+        batch_norm_forward(np.zeros(5), None, None, training=True)
+    with pytest.raises(ValueError, match="momentum must be a number >= 0 and <= 1, got 1.5"):
+        batch_norm_forward(x, None, None, training=True, momentum=1.5)
+    with pytest.raises(TypeError, match="eps must be a number > 0, got '0'"):
+        batch_norm_forward(x, None, None, training=True, eps="0")
     with pytest.raises(ValueError, match="needs running_mean and running_var"):
-        batch_norm_forward(x, training=False)
+        batch_norm_forward(x, None, None)
     with pytest.raises(TypeError, match="running_mean must be a floating NumPy array"):
-        batch_norm_forward(x, None, None, [0.0, 0.0, 0.0], np.ones(3))
+        batch_norm_forward(x, [0.0, 0.0, 0.0], np.ones(3))
     with pytest.raises(TypeError, match="running_var must be a floating NumPy array .* got int64"):
-        batch_norm_forward(x, None, None, np.zeros(3), np.ones(3, dtype=np.int64))
+        batch_norm_forward(x, np.zeros(3), np.ones(3, dtype=np.int64))
     with pytest.raises(TypeError, match="x must have a numeric dtype"):
-        batch_norm_forward(np.array([["a", "b"]]))
+        batch_norm_forward(np.array([["a", "b"]]), None, None, training=True)
     with pytest.raises(ValueError, match=r"BatchNorm2d: x must have 4 dimensions"):
         BatchNorm2d(3)(np.zeros((8, 3)))
     with pytest.raises(ValueError, match=r"BatchNorm1d: x must have 2 or 3 dimensions"):

@@ -82,8 +82,11 @@ def test_module_train_eval_backward():
 
 
 def test_errors():
-    for p in (-0.1, 1.5, "0.5", True):
-        with pytest.raises(ValueError, match=r"p \(the probability of dropping a unit\) must be"):
+    for p in (-0.1, 1.5, float("nan")):  # a wrong value: ValueError
+        with pytest.raises(ValueError, match=r"dropout_forward: p must be a number >= 0 and <= 1"):
+            dropout_forward(np.ones(3), p)
+    for p in ("0.5", True, None):  # a wrong type: TypeError
+        with pytest.raises(TypeError, match=r"dropout_forward: p must be a number"):
             dropout_forward(np.ones(3), p)
     with pytest.raises(ValueError, match="Dropout: p"):
         Dropout(2)

@@ -316,7 +316,7 @@ def test_cross_entropy_matches_torch_and_is_stable():
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_inverted_dropout_matches_dropout_kernel(p, dtype):
     x = np.random.default_rng(3).standard_normal((4, 3, 5, 5)).astype(dtype)
-    out, mask = dropout_forward(x, p, training=True, rng=np.random.default_rng(4))
+    out, (mask, _, _) = dropout_forward(x, p, training=True, rng=np.random.default_rng(4))
     keep = np.ones(x.shape, dtype=bool) if mask is None else mask != 0
     ours = inverted_dropout(x, p, keep)
     assert ours.dtype == out.dtype

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 import cnnbook
-from cnnbook.attention import (MultiHeadAttention, scaled_dot_product_attention_backward,
+from cnnbook.attention import (MultiheadAttention, scaled_dot_product_attention_backward,
                                scaled_dot_product_attention_forward)
 from cnnbook.autograd import Value
 from cnnbook.batchnorm import batch_norm_backward, batch_norm_forward
@@ -75,7 +75,7 @@ def test_batch_norm_of_huge_values_is_scale_invariant(scale, dtype):
     weight, bias = rng.standard_normal(3), rng.standard_normal(3)
     dout = rng.standard_normal(base.shape)
     eps = 1e-30 if dtype == np.float32 else 1e-300
-    ref, ref_cache = batch_norm_forward(base, weight=weight, bias=bias, training=True, eps=eps)
+    ref, ref_cache = batch_norm_forward(base, None, None, weight, bias, training=True, eps=eps)
     ref_dx, ref_dw, ref_db = batch_norm_backward(dout, ref_cache)
     rm, rv = np.zeros(3, dtype), np.ones(3, dtype)
     x = (base * scale).astype(dtype)
@@ -96,7 +96,7 @@ def test_batch_norm_of_huge_values_matches_torch_where_torch_is_finite():
     """At 1e150 the squares still fit in float64: both compute the same."""
     rng = np.random.default_rng(1)
     x = rng.standard_normal((6, 2, 3)) * 1e150
-    out, _ = batch_norm_forward(x, training=True)
+    out, _ = batch_norm_forward(x, None, None, training=True)
     t_out = F.batch_norm(torch.tensor(x), None, None, training=True)
     np.testing.assert_allclose(out, t_out.numpy(), atol=1e-12)
 
@@ -121,7 +121,7 @@ def test_attention_with_zero_keys_like_torch(lead):
 
 
 def test_self_attention_of_an_empty_sequence():
-    layer = MultiHeadAttention(4, 2, rng=0)
+    layer = MultiheadAttention(4, 2, rng=0)
     out = layer.forward(np.zeros((2, 0, 4), np.float32))
     assert out.shape == (2, 0, 4) and layer.backward(out).shape == (2, 0, 4)
 

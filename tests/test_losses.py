@@ -123,7 +123,7 @@ def test_cross_entropy_int_labels():
     rng = np.random.default_rng(4)
     z = rng.standard_normal((6, 4))
     labels = rng.integers(0, 4, size=6)
-    check_loss(L.cross_entropy, F.cross_entropy, z, labels, target_name="labels")
+    check_loss(L.cross_entropy, F.cross_entropy, z, labels)
     loss, grad = L.cross_entropy(z, labels)
     p = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
     np.testing.assert_allclose(grad, (p - L.one_hot(labels, 4)) / 6)  # p - y, over N
@@ -133,7 +133,7 @@ def test_cross_entropy_probability_targets():
     rng = np.random.default_rng(5)
     z = rng.standard_normal((5, 3))
     y = rng.dirichlet(np.ones(3), size=5)
-    check_loss(L.cross_entropy, F.cross_entropy, z, y, target_name="labels")
+    check_loss(L.cross_entropy, F.cross_entropy, z, y)
     labels = np.array([0, 2, 1, 1, 0])
     assert L.cross_entropy(z, L.one_hot(labels, 3).astype(float))[0] == pytest.approx(
         L.cross_entropy(z, labels)[0])
@@ -197,22 +197,47 @@ def test_losses_return_python_floats():
         assert type(loss) is float and grad.dtype == np.float32
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_gradient_takes_the_prediction_dtype(dtype):
+    """A float64 target does not turn a float32 prediction's gradient into float64."""
+    p = np.array([[0.2, 0.8], [0.6, 0.3]], dtype=dtype)
+    t = np.array([[0.0, 1.0], [1.0, 0.0]])  # float64
+    for fn in (L.mse_loss, L.half_sum_squared_error, L.binary_cross_entropy,
+               L.binary_cross_entropy_with_logits, L.cross_entropy,
+               lambda a, b: L.quadratic_loss(a, b, scale=0.5)):
+        assert fn(p, t)[1].dtype == dtype
+    assert L.cross_entropy(p, np.array([1, 0]))[1].dtype == dtype
+
+
+def test_arguments_are_named_as_in_torch():
+    """(input, target), prediction first, as torch.nn.functional."""
+    import inspect
+    for name in ("mse_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits",
+                 "cross_entropy", "half_sum_squared_error", "quadratic_loss", "zero_one_loss"):
+        assert list(inspect.signature(getattr(L, name)).parameters)[:2] == ["input", "target"]
+        if hasattr(F, name):
+            assert list(inspect.signature(getattr(F, name)).parameters)[:2] == ["input", "target"]
+
+
 @pytest.mark.parametrize("call, exc, words", [
-    (lambda: L.mse_loss(np.ones(3), np.ones(4)), ValueError, ["pred", "target", "(3,)", "(4,)"]),
+    (lambda: L.mse_loss(np.ones(3), np.ones(4)), ValueError, ["input", "target", "(3,)", "(4,)"]),
+    (lambda: L.mse_loss(np.ones(3) * 1j, np.ones(3)), TypeError, ["mse_loss", "input", "complex"]),
+    (lambda: L.mse_loss(None, np.ones(3)), TypeError, ["mse_loss", "input", "None"]),
     (lambda: L.mse_loss(np.ones(0), np.ones(0)), ValueError, ["empty"]),
-    (lambda: L.binary_cross_entropy(np.array([0.5, 1.2]), np.ones(2)), ValueError, ["p", "[0, 1]", "1.2"]),
-    (lambda: L.binary_cross_entropy(np.array([0.5, np.nan]), np.ones(2)), ValueError, ["p"]),
+    (lambda: L.binary_cross_entropy(np.array([0.5, 1.2]), np.ones(2)), ValueError, ["input", "[0, 1]", "1.2"]),
+    (lambda: L.binary_cross_entropy(np.array([0.5, np.nan]), np.ones(2)), ValueError, ["input"]),
     (lambda: L.binary_cross_entropy(np.array([0.5]), np.array([2.0])), ValueError, ["target"]),
-    (lambda: L.binary_cross_entropy_with_logits(np.ones((2, 1)), np.ones(2)), ValueError, ["logits", "target"]),
-    (lambda: L.cross_entropy(np.ones((2, 3)), np.array([0, 3])), ValueError, ["labels", "[0, 2]", "3"]),
-    (lambda: L.cross_entropy(np.ones((2, 3)), np.array([-1, 0])), ValueError, ["labels"]),
-    (lambda: L.cross_entropy(np.ones((2, 3)), np.array([0.0, 1.0])), TypeError, ["labels", "integer"]),
-    (lambda: L.cross_entropy(np.ones((2, 3)), np.array([0, 1, 2])), ValueError, ["labels", "(2,)"]),
-    (lambda: L.cross_entropy(np.ones(3), np.array([0])), ValueError, ["logits", "(N, C)"]),
+    (lambda: L.binary_cross_entropy_with_logits(np.ones((2, 1)), np.ones(2)), ValueError, ["input", "target"]),
+    (lambda: L.cross_entropy(np.ones((2, 3)), np.array([0, 3])), ValueError, ["target", "[0, 2]", "3"]),
+    (lambda: L.cross_entropy(np.ones((2, 3)), np.array([-1, 0])), ValueError, ["target"]),
+    (lambda: L.cross_entropy(np.ones((2, 3)), np.array([0.0, 1.0])), TypeError, ["target", "integer"]),
+    (lambda: L.cross_entropy(np.ones((2, 3)), np.array([0, 1, 2])), ValueError, ["target", "(2,)"]),
+    (lambda: L.cross_entropy(np.ones(3), np.array([0])), ValueError, ["input", "(N, C)"]),
     (lambda: L.one_hot(np.array([0, 5]), 3), ValueError, ["labels"]),
     (lambda: L.one_hot(np.array([0.0])), TypeError, ["labels"]),
     (lambda: L.quadratic_loss(np.ones(2), np.ones(2), scale=-1), ValueError, ["scale"]),
-    (lambda: L.zero_one_loss(np.ones(2), np.ones(3)), ValueError, ["pred", "target"]),
+    (lambda: L.zero_one_loss(np.ones(2), np.ones(3)), ValueError, ["input", "target"]),
+    (lambda: L.accuracy(np.ones(2), np.ones(2), threshold="0.5"), TypeError, ["threshold"]),
 ])
 def test_bad_input_messages(call, exc, words):
     with pytest.raises(exc) as info:

@@ -132,7 +132,7 @@ def fashion_mnist_paths(split: str = "train", *, data_dir=None, download: bool =
     """Locate (download if needed) the Fashion-MNIST files of a split.
 
     Returns ``(images_path, labels_path)``; the search order is in the module docstring.
-    A folder given by ``data_dir`` or ``$CNNBOOK_DATA`` must hold the files.
+    A folder given by ``data_dir`` or ``$CNNBOOK_DATA`` must hold the files. See chapter 1.
     """
     func = "fashion_mnist_paths"
     if not isinstance(split, str) or split not in _SPLITS:

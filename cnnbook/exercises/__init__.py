@@ -29,6 +29,7 @@ def check(name: str, fn) -> None:
     Shows the verdict and returns None; in strict mode (CNNBOOK_STRICT=1) a failure
     raises ``ExerciseFailed``. When CNNBOOK_GRADE_REPORT names a file, the verdict is
     appended to it as a JSON line (this is how ``python -m cnnbook.course.grade`` collects scores).
+    Every chapter's exercises use it. See chapter 1.
     """
     verdict = evaluate(name, fn)
     record(verdict)

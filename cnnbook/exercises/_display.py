@@ -16,7 +16,8 @@ _FAILED = "#cf222e"
 
 
 class ExerciseFailed(AssertionError):
-    """Raised by ``check`` in strict mode (``CNNBOOK_STRICT=1``) when an exercise fails."""
+    """Raised by ``check`` in strict mode (``CNNBOOK_STRICT=1``) when an exercise fails.
+    See chapter 1."""
 
     def __init__(self, verdict: Verdict):
         super().__init__(verdict.text())
