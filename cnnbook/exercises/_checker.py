@@ -38,7 +38,7 @@ from ._spec import Case, Exercise, get
 from ._verdict import CATEGORIES, DEFAULT_HINTS, Verdict
 
 __all__ = ["CATEGORIES", "DEFAULT_HINTS", "Verdict", "Raised", "Outcome", "evaluate", "call",
-           "judge", "judge_all"]
+           "describe_exception", "judge", "judge_all"]
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _LIBRARY_DIRS = tuple({_PACKAGE_DIR} | {os.path.abspath(sysconfig.get_paths()[k])
@@ -106,7 +106,7 @@ def call(fn, c: Case, limit: TimeLimit, printed: Printed, arg_names=()) -> Outco
     except TookTooLong:
         return Outcome(timed_out=True)
     except BaseException as exc:  # noqa: BLE001 - SystemExit, KeyboardInterrupt: a verdict too
-        return Outcome(timed_out=True) if limit.exceeded else Outcome(raised=_raised(exc))
+        return Outcome(timed_out=True) if limit.exceeded else Outcome(raised=describe_exception(exc))
     if limit.exceeded:  # the reader's code caught TookTooLong, or signals are not available
         return Outcome(timed_out=True)
     return Outcome(returned=plain(got), changed=_changed_argument(arg_names, c, args, kwargs))
@@ -361,7 +361,7 @@ def _equal(a, b) -> bool:
         return True
 
 
-def _raised(exc: BaseException) -> Raised:
+def describe_exception(exc: BaseException) -> Raised:
     """The exception in words, found within a second of the reader's code (its __str__)."""
     try:
         with TimeLimit(1.0):

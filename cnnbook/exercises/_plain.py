@@ -13,7 +13,6 @@ answers in another, where no reader's code runs.
 from __future__ import annotations
 
 import base64
-import math
 
 import numpy as np
 
@@ -176,4 +175,4 @@ def _decode(obj):
     return Opaque("something the grader could not read")
 
 
-seal(globals(), freeze=("np", "math"))
+seal(globals(), freeze=("np",))
