@@ -98,11 +98,15 @@ def find_attempts(nb, exercises: list[Exercise]) -> dict[str, Attempt]:
 
 
 def _solution_cell(nb, cells, function: str) -> int | None:
-    """The last cell up to the check cell that defines ``function`` at top level,
-    preferring cells tagged ``solution``."""
+    """The cell tagged ``solution`` between the previous check cell and this one; else the
+    last cell up to this check that defines ``function`` at top level."""
+    for number, source in reversed(cells[:-1]):
+        if _CHECK.search(source):
+            break
+        if "solution" in nb.cells[number - 1].get("metadata", {}).get("tags", []):
+            return number
     defining = [n for n, source in cells if function in _bound_names(source)]
-    tagged = [n for n in defining if "solution" in nb.cells[n - 1].get("metadata", {}).get("tags", [])]
-    return (tagged or defining or [None])[-1]
+    return defining[-1] if defining else None
 
 
 def _bound_names(source: str) -> set[str]:
@@ -208,12 +212,13 @@ def flags(attempt: Attempt, versions: dict[int, str]) -> list[str]:
         tree = ast.parse(solution)
     except SyntaxError:
         return []
-    found = []
+    paths = set()
     for node in ast.walk(tree):
         parts = _dotted(node) if isinstance(node, (ast.Name, ast.Attribute)) else []
-        if not parts or parts[0] not in bindings:
-            continue
-        path = ".".join([bindings[parts[0]]] + parts[1:])
+        if parts and parts[0] in bindings:
+            paths.add(".".join([bindings[parts[0]]] + parts[1:]))
+    found = []
+    for path in paths - {p.rsplit(".", 1)[0] for p in paths}:  # the longest paths only
         for obj in _resolve(path):
             if id(obj) in versions:
                 found.append(f"it uses {versions[id(obj)]}, the package's own version of this exercise")
