@@ -22,6 +22,7 @@ from nbformat.v4 import new_code_cell, new_notebook
 from cnnbook.course import grade
 from cnnbook.course._score import score
 from cnnbook.course._solutions import chapter_of, find_attempts, flags, package_versions
+from cnnbook.course.execute import run_cells
 from cnnbook.course.student import main as student_main
 from cnnbook.exercises import ch02, ch05
 
@@ -147,6 +148,18 @@ def test_a_solution_cannot_patch_its_way_to_a_pass(tmp_path):
     assert scores["ch02.add_bias_column"][0] in ("values", "mistake")
     assert scores["ch02.place_sigmoid"][0] == "values"
     assert scores["ch02.fold_bias"][0] == "passed"
+
+
+def test_a_notebook_has_a_time_limit_per_cell_and_in_all(tmp_path):
+    sleepy = new_notebook(metadata={"kernelspec": KERNELSPEC},
+                          cells=[new_code_cell("import time\ntime.sleep(1)") for _ in range(8)])
+    start = time.perf_counter()
+    stopped = run_cells(sleepy, tmp_path, cell_timeout=10, notebook_timeout=2.5)
+    assert stopped.startswith("the notebook ran longer than 2.5 s") and time.perf_counter() - start < 10
+    hung = new_notebook(metadata={"kernelspec": KERNELSPEC}, cells=[
+        new_code_cell("print('first')"), new_code_cell("while True:\n    pass"), new_code_cell("print('never')")])
+    assert run_cells(hung, tmp_path, cell_timeout=2) == "cell 2 ran longer than 2 s and was stopped"
+    assert hung.cells[0].outputs[0]["text"] == "first\n" and hung.cells[2].outputs == []
 
 
 # -- the command ------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ for the whole notebook, going on past errors: ``cnnbook.course.grade`` uses it.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import re
 import sys
@@ -57,7 +58,7 @@ def run_cells(nb: nbformat.NotebookNode, folder, *, env: dict | None = None,
     working directory is ``folder``, going on past errors. Returns None when every cell
     ran, else why the run stopped: a cell that ran longer than ``cell_timeout`` seconds,
     the whole notebook longer than ``notebook_timeout``, or a kernel that died."""
-    client = NotebookClient(nb, timeout=cell_timeout, kernel_name="python3", allow_errors=True,
+    client = NotebookClient(nb, timeout=math.ceil(cell_timeout), kernel_name="python3", allow_errors=True,
                             record_timing=False, shutdown_kernel="immediate",
                             resources={"metadata": {"path": str(folder)}})
     deadline = None if notebook_timeout is None else time.monotonic() + notebook_timeout
@@ -68,7 +69,7 @@ def run_cells(nb: nbformat.NotebookNode, folder, *, env: dict | None = None,
                 limit, whole = deadline - time.monotonic(), True
                 if limit <= 0:
                     return f"the notebook ran longer than {notebook_timeout:g} s (stopped before cell {index + 1})"
-            client.timeout = limit
+            client.timeout = max(1, math.ceil(limit))  # whole seconds (nbclient's trait)
             try:
                 client.execute_cell(cell, index, execution_count=client.code_cells_executed + 1)
             except CellTimeoutError:

@@ -40,6 +40,14 @@ from ._verdict import CATEGORIES, DEFAULT_HINTS, Verdict
 __all__ = ["CATEGORIES", "DEFAULT_HINTS", "Verdict", "Raised", "Outcome", "evaluate", "call",
            "describe_exception", "judge", "judge_all"]
 
+# Hints for the exceptions that leave a program rather than report a problem.
+_LEAVING = {
+    "builtins.SystemExit": "`exit()` and `sys.exit()` end the whole program; a function gives "
+                           "its answer with `return`.",
+    "builtins.KeyboardInterrupt": "It was interrupted: by the stop button, or by a "
+                                  "`raise KeyboardInterrupt` in it.",
+}
+
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _LIBRARY_DIRS = tuple({_PACKAGE_DIR} | {os.path.abspath(sysconfig.get_paths()[k])
                                         for k in ("stdlib", "platstdlib", "purelib", "platlib")})
@@ -73,9 +81,11 @@ class Outcome:
     def from_json(cls, data: dict) -> "Outcome":
         """Read what another process wrote, trusting nothing but its plain data."""
         raised = data.get("raised")
-        if raised is not None:
+        if isinstance(raised, dict):
             raised = Raised(*(_text(raised.get(k)) for k in ("kind", "name", "message", "where")),
                             raised.get("not_implemented") is True)
+        elif raised is not None:
+            raised = Raised("", "an exception", "")
         changed = data.get("changed")
         return cls(decode(data.get("returned")), None if changed is None else _text(changed),
                    raised, data.get("timed_out") is True)
@@ -146,9 +156,7 @@ def judge(ex: Exercise, c: Case, outcome: Outcome):
         for mistake in ex.mistakes:
             if _raises_same(mistake.wrong, c, raised):
                 return "mistake", mistake.message, ""
-        hint = DEFAULT_HINTS.get(raised.name) if raised.kind in (
-            "builtins.SystemExit", "builtins.KeyboardInterrupt") else None
-        return "exception", _exception_detail(raised), hint or _hint(ex, "exception")
+        return "exception", _exception_detail(raised), _LEAVING.get(raised.kind) or _hint(ex, "exception")
     if outcome.changed:
         return "mutated", f"Your function changed its argument `{outcome.changed}`.", _hint(ex, "mutated")
     got, expected = outcome.returned, _call(ex.reference, c)

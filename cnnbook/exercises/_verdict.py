@@ -33,10 +33,6 @@ DEFAULT_HINTS = {
     "shape": "Print the shapes of your intermediate arrays.",
     "timeout": "Look for a loop that never ends, or a Python loop over every entry of a "
                "large array: operations on whole NumPy arrays are much faster.",
-    "SystemExit": "`exit()` and `sys.exit()` end the whole program; a function gives its "
-                  "answer with `return`.",
-    "KeyboardInterrupt": "It was interrupted: by the stop button, or by a "
-                         "`raise KeyboardInterrupt` in it.",
 }
 
 
