@@ -206,7 +206,7 @@ def test_student_version_runs_and_every_exercise_is_not_done(books):
     _, student = books
     grade = grade_notebook(student)
     assert grade.errors == [] and not grade.run
-    assert _notebook_row(grade) == ("ran", "every cell ran without an error")
+    assert _notebook_row(grade) == ("ran", "01_small.ipynb: every cell ran without an error")
     assert _statuses(grade) == [("ch01.tlu", "not attempted"), ("ch01.dense_forward", "not attempted"),
                                 ("ch01.mlp_param_count", "not attempted")]
     assert all("not done yet" in r.message for r in grade.rows if r.exercise != "(notebook)")

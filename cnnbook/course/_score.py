@@ -24,9 +24,10 @@ from .execute import kernel_env
 __all__ = ["ENV", "score"]
 
 ENV = {"CNNBOOK_STRICT": "0", "CNNBOOK_PROGRESS": "off", "MPLBACKEND": "Agg"}
-# The solution process: the folder it runs in is not on sys.path, so a student's file
-# named like a module (numpy.py, cnnbook/) cannot replace the runner.
-_LAUNCH = ("import sys; sys.path[:] = [p for p in sys.path if p not in ('', '.')]; "
+# The solution process: the folder it runs in comes last on sys.path, so that a student's
+# helper module can be imported but a file named like a package (numpy.py) cannot
+# replace it.
+_LAUNCH = ("import sys; sys.path[:] = [p for p in sys.path if p not in ('', '.')] + ['']; "
            "from cnnbook.course._runner import main; sys.exit(main(sys.argv[1:]))")
 
 

@@ -144,6 +144,7 @@ def _grade(grade: NotebookGrade, path: Path, folder, cell_timeout, notebook_time
     message = grade.run or "; ".join(grade.errors[:3]) or "every cell ran without an error"
     if len(grade.errors) > 3:
         message += f"; and {len(grade.errors) - 3} more"
+    message = f"{path.name}: {message}"
     grade.rows.append(Row(grade.student, grade.chapter, "(notebook)", status, "", message))
     for ex in exercises:
         grade.rows.append(_exercise_row(grade, ex, attempts.get(ex.name), verdicts.get(ex.name)))
@@ -156,7 +157,8 @@ def _validate(nb) -> None:
 
 
 def _error(grade: NotebookGrade, message: str) -> None:
-    grade.rows.append(Row(grade.student, grade.chapter, "(notebook)", "error", "", message))
+    grade.rows.append(Row(grade.student, grade.chapter, "(notebook)", "error", "",
+                          f"{Path(grade.path).name}: {message}"))
     for ex in _catalogue(grade.chapter):
         grade.rows.append(Row(grade.student, grade.chapter, ex.name, "error", 0, message))
 
@@ -303,17 +305,22 @@ def grade_paths(paths, *, jobs: int = 1, cell_timeout: float = TIMEOUT,
 
 def totals(rows: list[Row]) -> list[dict]:
     """Per student: points, the most they could have, and how many exercises of each
-    status ("errors" also counts the paths that could not be graded at all)."""
-    table = {}
-    keys = {"passed": "passed", "flagged": "flagged", "failed": "failed",
-            "not attempted": "not_attempted", "error": "errors"}
+    status ("errors" also counts the paths that could not be graded at all). When a
+    student handed in two notebooks of a chapter, each exercise counts once, at its best."""
+    rank = {"passed": 4, "flagged": 3, "failed": 2, "not attempted": 1, "error": 0}
+    best, table = {}, {}
     for r in rows:
         t = table.setdefault(r.student, dict.fromkeys(TOTAL_COLUMNS, 0) | {"student": r.student})
-        if r.exercise == "(notebook)":
-            continue
         if r.exercise == "":
             t["errors"] += 1
-            continue
+        elif r.exercise != "(notebook)":
+            key = (r.student, r.exercise)
+            if key not in best or rank[r.status] > rank[best[key].status]:
+                best[key] = r
+    keys = {"passed": "passed", "flagged": "flagged", "failed": "failed",
+            "not attempted": "not_attempted", "error": "errors"}
+    for (student, _), r in best.items():
+        t = table[student]
         t["max_points"] += 1
         t["points"] += r.points if isinstance(r.points, int) else 0
         t[keys[r.status]] += 1
