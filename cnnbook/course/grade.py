@@ -375,8 +375,9 @@ def main(argv=None) -> int:
         prog="cnnbook-grade",
         description="Grade notebooks or a class folder. Scores come from the package's catalogue "
                     "of exercises and from the solutions re-run in a separate process, never from "
-                    "what a notebook prints or writes. Exit status 0 when every exercise passed and "
-                    "every cell ran, 1 otherwise.",
+                    "what a notebook prints or writes. Each solution has the time limit its "
+                    "exercise declares (10 s unless the catalogue says otherwise). Exit status 0 "
+                    "when every exercise passed and every cell ran, 1 otherwise.",
         epilog="A PATH is a notebook (its student is its folder's name when the file is named like "
                "a chapter, 02_bias.ipynb, else the file's name) or a class folder (each subfolder, "
                "or each .ipynb file in it, is one student).")
