@@ -15,8 +15,8 @@ help:
 	@echo "make test-lowest  the package tests with the lowest versions the requirements allow"
 	@echo "make lab      open the chapters in JupyterLab"
 	@echo "make execute  re-run every chapter in place, refreshing its committed outputs"
-	@echo "make student  write the exercise version of every chapter into student/"
-	@echo "make grade    grade the exercise version strictly (an instructor's autograder)"
+	@echo "make student  write the exercise version of every chapter into student/ (and student/plain/)"
+	@echo "make grade    grade the exercise version (cnnbook-grade, an instructor's autograder)"
 	@echo "make serve    serve the built site on http://localhost:8000"
 	@echo "make bench    time the kernels side by side with PyTorch CPU"
 
@@ -82,11 +82,15 @@ lab: $(VENV)/.book
 execute: $(VENV)/.book
 	$(PY) -m cnnbook.course.execute chapters/*.ipynb
 
+# student/ for JupyterLab (jupyterlab-myst renders the MyST); student/plain/ in plain
+# Markdown for Colab and a Jupyter without jupyterlab-myst.
 student: $(VENV)/.book
 	$(PY) -m cnnbook.course.student chapters student
+	$(PY) -m cnnbook.course.student --plain-markdown chapters student/plain
 
+# A class: cnnbook-grade CLASS_FOLDER -j 4 --csv gradebook.csv --totals totals.csv
 grade: student
-	$(PY) -m cnnbook.course.grade student/*.ipynb
+	$(PY) -m cnnbook.course.grade -j $(JOBS) student/*.ipynb
 
 serve: book
 	$(PY) -m http.server --directory _build/html 8000

@@ -1,10 +1,20 @@
-"""Write the exercise version of the chapters: ``python -m cnnbook.course.student SRC DEST``.
+"""Write the exercise version of the chapters: ``cnnbook-student SRC DEST``.
 
 For every notebook in SRC (a folder, or one .ipynb file), in each code cell tagged
 ``solution`` the lines from ``### BEGIN SOLUTION`` to ``### END SOLUTION`` become, at the
 same indentation, ``raise NotImplementedError("Exercise 1.2: <title>")``; the outputs of
-that cell and of the check cell after it are cleared. Everything else is kept. DEST may
-be SRC (Binder's postBuild converts the chapters in place). Used by ``make student``.
+that cell and of the check cell after it are cleared. Everything else is kept, and the
+notebook's metadata records its chapter (``cnnbook.chapter``, read by the grader).
+
+Solution markers in a cell that is not tagged ``solution`` are an error (the answer
+would stay in the exercise version), and so is DEST = SRC unless ``--in-place`` says so
+(Binder's postBuild converts the chapters in place).
+
+``--plain-markdown`` also turns MyST-only syntax into plain Markdown (exercise boxes,
+equation labels, references, citations; see ``_markdown``), for Colab and a Jupyter
+without jupyterlab-myst; ``--keep-solutions`` keeps the answers (only the marker lines
+go), e.g. ``cnnbook-student --plain-markdown --keep-solutions chapters colab``.
+Used by ``make student``.
 """
 from __future__ import annotations
 
@@ -16,6 +26,8 @@ import sys
 from pathlib import Path
 
 import nbformat
+
+from ._markdown import load_book, number_labels, to_plain_markdown
 
 __all__ = ["CHECK_CALL", "strip_solution", "to_student", "chapter_number", "main"]
 
@@ -48,11 +60,17 @@ def strip_solution(source: str, stub: str, where: str = "this cell") -> str:
     return "\n".join(out) + ("\n" if source.endswith("\n") else "")
 
 
-def to_student(nb, chapter, where: str = "") -> int:
+def to_student(nb, chapter, where: str = "", *, keep_solutions: bool = False) -> int:
     """Turn ``nb`` (changed in place) into its exercise version; return the number of
-    solution cells. Exercise k of the notebook is numbered ``{chapter}.{k}``."""
+    solution cells. Exercise k of the notebook is numbered ``{chapter}.{k}``. With
+    ``keep_solutions`` the answers stay and only the marker lines go."""
     title, count, after_solution = None, 0, False
     for i, cell in enumerate(nb.cells, 1):
+        tagged = cell.cell_type == "code" and "solution" in cell.metadata.get("tags", [])
+        if not tagged and _has_marker(cell.source):
+            raise ValueError(f"{where}cell {i} has '{BEGIN}' or '{END}' but is not a code cell "
+                             f"tagged 'solution', so its answer would be left in the exercise "
+                             f"version: tag it 'solution' or remove the markers")
         if cell.cell_type == "markdown":
             found = _EXERCISE.search(cell.source)
             if found:
@@ -60,19 +78,34 @@ def to_student(nb, chapter, where: str = "") -> int:
             continue
         if cell.cell_type != "code":
             continue
-        if "solution" in cell.metadata.get("tags", []):
+        if tagged:
             count += 1
             label = title or _fallback_title(nb.cells[i - 1:])
             message = json.dumps(f"Exercise {chapter}.{count}: {label}", ensure_ascii=False)
-            stub = f"raise NotImplementedError({message})"
-            cell.source = strip_solution(cell.source, stub, f"{where}cell {i}")
-            _clear(cell)
+            if keep_solutions:
+                strip_solution(cell.source, "", f"{where}cell {i}")  # the same checks of the markers
+                cell.source = "\n".join(line for line in cell.source.splitlines()
+                                        if not _is_marker(line)) + ("\n" if cell.source.endswith("\n") else "")
+            else:
+                cell.source = strip_solution(cell.source, f"raise NotImplementedError({message})",
+                                             f"{where}cell {i}")
+                _clear(cell)
             title, after_solution = None, True
         elif after_solution:
-            if CHECK_CALL.search(cell.source):
+            if CHECK_CALL.search(cell.source) and not keep_solutions:
                 _clear(cell)
             after_solution = False
+    nb.metadata["cnnbook"] = {"chapter": f"ch{int(chapter):02d}",
+                              "version": "solutions" if keep_solutions else "exercises"}
     return count
+
+
+def _is_marker(line: str) -> bool:
+    return line.strip().startswith((BEGIN, END))
+
+
+def _has_marker(source: str) -> bool:
+    return any(_is_marker(line) for line in source.splitlines())
 
 
 def _fallback_title(cells) -> str:
@@ -105,23 +138,40 @@ def chapter_number(path: Path, nb) -> str:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m cnnbook.course.student",
+    parser = argparse.ArgumentParser(prog="cnnbook-student",
                                      description="Write the exercise version of the chapters.")
     parser.add_argument("src", help="folder of notebooks (or one .ipynb file)")
-    parser.add_argument("dest", help="output folder (may be the same as src)")
+    parser.add_argument("dest", help="output folder")
+    parser.add_argument("--in-place", action="store_true",
+                        help="allow DEST to be SRC: overwrite the notebooks with their exercise version")
+    parser.add_argument("--plain-markdown", action="store_true",
+                        help="turn MyST-only syntax into plain Markdown (for Colab and plain Jupyter)")
+    parser.add_argument("--keep-solutions", action="store_true",
+                        help="keep the answers (drop only the solution markers)")
     args = parser.parse_args(argv)
     src, dest = Path(args.src), Path(args.dest)
     paths = sorted(src.glob("*.ipynb")) if src.is_dir() else [src]
     if not paths or not all(p.is_file() for p in paths):
-        print(f"cnnbook.course.student: no notebooks found at {src}", file=sys.stderr)
+        print(f"cnnbook-student: no notebooks found at {src}", file=sys.stderr)
         return 1
+    overwritten = [p for p in paths if (dest / p.name).resolve() == p.resolve()]
+    if overwritten and not args.in_place:
+        print(f"cnnbook-student: DEST is SRC, so {overwritten[0]} would be overwritten by its "
+              f"exercise version; pass --in-place to do that on purpose", file=sys.stderr)
+        return 1
+    book = _book(src, paths) if args.plain_markdown else None
     converted = []  # convert every notebook before writing any, so an error writes nothing
     try:
         for path in paths:
             nb = nbformat.read(path, as_version=4)
-            converted.append((path, nb, to_student(nb, chapter_number(path, nb), f"{path}: ")))
+            chapter = chapter_number(path, nb)
+            count = to_student(nb, chapter, f"{path}: ", keep_solutions=args.keep_solutions)
+            if book is not None:
+                to_plain_markdown(nb, int(chapter), book, solutions=args.keep_solutions,
+                                  folder=_folder_in_book(path, book))
+            converted.append((path, nb, count))
     except ValueError as exc:
-        print(f"cnnbook.course.student: {exc}", file=sys.stderr)
+        print(f"cnnbook-student: {exc}", file=sys.stderr)
         return 1
     dest.mkdir(parents=True, exist_ok=True)
     if src.is_dir() and src.resolve() != dest.resolve():
@@ -132,6 +182,24 @@ def main(argv=None) -> int:
         nbformat.write(nb, dest / path.name)
         print(f"{dest / path.name}: {count} exercise{'' if count == 1 else 's'}")
     return 0
+
+
+def _book(src: Path, paths: list[Path]):
+    """Citations and the site from the book around SRC; numbers of labels from every
+    chapter beside SRC (a reference may point to another chapter)."""
+    folder = src if src.is_dir() else src.parent
+    book = load_book(folder.resolve())
+    for path in sorted(set(folder.glob("[0-9][0-9]_*.ipynb")) | set(paths)):
+        nb = nbformat.read(path, as_version=4)
+        book.labels.update(number_labels(int(chapter_number(path, nb)), nb))
+    return book
+
+
+def _folder_in_book(path: Path, book) -> str:
+    try:
+        return path.resolve().parent.relative_to(book.root).as_posix()
+    except (TypeError, ValueError):
+        return "chapters"
 
 
 if __name__ == "__main__":

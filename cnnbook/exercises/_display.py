@@ -1,15 +1,18 @@
 """Showing a verdict: coloured HTML in Jupyter (with a plain-text twin), plain text
-elsewhere; a JSON line for ``python -m cnnbook.course.grade``; an exception in strict mode."""
+elsewhere; an exception in strict mode.
+
+Nothing is written anywhere else: the grader (``cnnbook.course.grade``) decides scores
+in its own process and reads nothing a notebook writes."""
 from __future__ import annotations
 
 import html
-import json
 import os
 import re
 
-from ._checker import Verdict
+from ._seal import seal
+from ._verdict import Verdict
 
-__all__ = ["ExerciseFailed", "strict_mode", "record", "show", "to_html"]
+__all__ = ["ExerciseFailed", "strict_mode", "show", "to_html"]
 
 _COLOURS = {"passed": "#1a7f37", "not_done": "#9a6700"}
 _FAILED = "#cf222e"
@@ -27,16 +30,6 @@ class ExerciseFailed(AssertionError):
 def strict_mode() -> bool:
     """True when the environment variable CNNBOOK_STRICT is set to 1 (or true/yes)."""
     return os.environ.get("CNNBOOK_STRICT", "").strip().lower() in {"1", "true", "yes", "on"}
-
-
-def record(verdict: Verdict) -> None:
-    """Append the verdict as a JSON line to the file named by CNNBOOK_GRADE_REPORT, if set."""
-    path = os.environ.get("CNNBOOK_GRADE_REPORT")
-    if path:
-        row = {"exercise": verdict.name, "title": verdict.title, "passed": verdict.passed,
-               "category": verdict.category, "message": verdict.summary()}
-        with open(path, "a", encoding="utf-8") as f:
-            f.write(json.dumps(row) + "\n")
 
 
 def show(verdict: Verdict) -> None:
@@ -61,6 +54,10 @@ def to_html(verdict: Verdict) -> str:
     parts += [f"<div>{_inline(line)}</div>" for line in verdict.detail.splitlines()]
     if verdict.hint:
         parts.append(f"<div><em>Hint:</em> {_inline(verdict.hint)}</div>")
+    if verdict.printed:
+        first, _, rest = verdict.printed.partition("\n")
+        parts.append(f'<div style="opacity:0.75">{html.escape(first)}</div>'
+                     f'<pre style="margin:2px 0;max-height:12em;overflow:auto">{html.escape(rest)}</pre>')
     parts.append("</div>")
     return "\n".join(parts)
 
@@ -76,3 +73,6 @@ def _in_jupyter() -> bool:
         return False
     shell = get_ipython()
     return shell is not None and getattr(shell, "kernel", None) is not None
+
+
+seal(globals())

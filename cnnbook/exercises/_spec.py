@@ -15,6 +15,8 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
+from ._seal import seal
+
 __all__ = ["Case", "case", "Mistake", "Exercise", "get"]
 
 _NAME = re.compile(r"(ch\d\d)\.\w+")
@@ -58,7 +60,12 @@ class Exercise:
     on a failing case before the generic diagnosis; ``diagnose(case, got, expected)``, called
     when the answer has the right type but the wrong shape, dtype or values, may return a
     message naming a mistake the others cannot recognise (or None).
-    ``exact_dtype=False`` accepts any dtype of the same kind (any float for a float answer).
+    A float answer in another float dtype passes (float32 for float64, compared to the
+    precision of its dtype); ``exact_dtype=True`` is for the exercises that are about
+    dtype and asks for the reference's dtype exactly.
+
+    ``time_limit`` is the number of seconds the reader's function may run in total, over
+    all the cases of one check, before it is stopped with a "took too long" verdict.
     """
     name: str
     title: str
@@ -72,13 +79,22 @@ class Exercise:
     mistakes: Sequence[Mistake] = ()
     diagnose: Callable[[Case, Any, Any], str | None] | None = None
     outputs: Sequence[str] = ()
-    exact_dtype: bool = True
+    exact_dtype: bool = False
+    time_limit: float = 10.0
 
     def __post_init__(self):
         if not _NAME.fullmatch(self.name):
             raise ValueError(f"Exercise: name must look like 'ch01.tlu', got {self.name!r}")
         if not self.cases and self.random_case is None:
             raise ValueError(f"Exercise {self.name}: give fixed cases, a random_case, or both")
+        if not self.time_limit > 0:
+            raise ValueError(f"Exercise {self.name}: time_limit must be a positive number of "
+                             f"seconds, got {self.time_limit!r}")
+
+    @property
+    def function(self) -> str:
+        """The name of the reader's function: the reference's (``conv2d`` for ch05.conv2d)."""
+        return self.reference.__name__
 
     def all_cases(self) -> list[Case]:
         """The fixed cases, then the random ones (the same on every run)."""
@@ -114,3 +130,6 @@ def get(name: str) -> Exercise:
         raise ValueError(f"check: chapter {chapter} has no exercise {name!r}; "
                          f"it has {', '.join(sorted(table))}")
     return table[name]
+
+
+seal(globals(), freeze=("np",))

@@ -25,6 +25,7 @@ def _add_column_random(rng):
 
 ADD_BIAS_COLUMN = Exercise(
     name="ch02.add_bias_column",
+    exact_dtype=True,  # about dtype: the reference's dtype exactly (float32 in, float32 out)
     title="A column of ones",
     reference=add_bias_column,
     cases=[
@@ -228,6 +229,7 @@ def _grad_random(rng):
 
 CONV_BIAS_GRAD = Exercise(
     name="ch02.conv_bias_grad",
+    exact_dtype=True,  # about dtype: the reference's dtype exactly (float32 in, float32 out)
     title="The gradient of a convolution's bias",
     reference=conv_bias_grad,
     cases=[

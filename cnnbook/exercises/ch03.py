@@ -37,6 +37,7 @@ def _leaky_random(rng):
 
 LEAKY_RELU = Exercise(
     name="ch03.leaky_relu",
+    exact_dtype=True,  # about dtype: the reference's dtype exactly (float32 in, float32 out)
     title="Leaky ReLU",
     reference=leaky_relu,
     cases=[

@@ -45,6 +45,7 @@ def _dense_random(rng):
 
 DENSE_BACKWARD = Exercise(
     name="ch04.dense_backward",
+    exact_dtype=True,  # about dtype: the reference's dtype exactly (float32 in, float32 out)
     title="Dense layer, backward pass",
     reference=dense_backward,
     cases=[

@@ -45,6 +45,7 @@ def _flatten_random(rng):
 
 FLATTEN = Exercise(
     name="ch06.flatten",
+    exact_dtype=True,  # about dtype: the reference's dtype exactly (float32 in, float32 out)
     title="Flatten a stack of feature maps",
     reference=flatten,
     cases=[
@@ -307,6 +308,7 @@ def _dropout_random(rng):
 
 INVERTED_DROPOUT = Exercise(
     name="ch06.inverted_dropout",
+    exact_dtype=True,  # about dtype: the reference's dtype exactly (float32 in, float32 out)
     title="Inverted dropout",
     reference=inverted_dropout,
     cases=[
