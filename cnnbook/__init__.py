@@ -4,7 +4,7 @@ Hand-written, vectorized NumPy kernels (``<op>_forward`` / ``<op>_backward`` pai
 ``Module`` layers on top, and the learner's tools (data, training, plots, exercises).
 Names follow ``torch.nn.functional`` and ``torch.nn`` so that moving to PyTorch is easy.
 """
-from .module import Module, Sequential
+from .module import Module, Sequential, no_grad
 from .dense import Dense, dense_forward, dense_backward
 from .activations import (
     Identity, BinaryStep, Sigmoid, Tanh, ArcTan, ReLU, LeakyReLU, PReLU, ELU, Softplus,
@@ -58,7 +58,7 @@ from .models import lenet
 __version__ = "0.1.0"
 
 __all__ = [
-    "Module", "Sequential", "Dense", "dense_forward", "dense_backward", "Identity",
+    "Module", "Sequential", "no_grad", "Dense", "dense_forward", "dense_backward", "Identity",
     "BinaryStep", "Sigmoid", "Tanh", "ArcTan", "ReLU", "LeakyReLU", "PReLU", "ELU",
     "Softplus", "Softmax", "LogSoftmax", "identity_forward", "identity_backward",
     "binary_step_forward", "binary_step_backward", "sigmoid", "sigmoid_forward",
