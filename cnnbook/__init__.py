@@ -35,6 +35,7 @@ from .flatten import Flatten, flatten_forward, flatten_backward
 from .batchnorm import BatchNorm1d, BatchNorm2d, batch_norm_forward, batch_norm_backward
 from .layernorm import LayerNorm, layer_norm_forward, layer_norm_backward
 from .dropout import Dropout, dropout_forward, dropout_backward
+from .skip import Residual, ConcatSkip, concat_forward, concat_backward
 from .attention import (
     MultiHeadAttention, scaled_dot_product_attention_forward, scaled_dot_product_attention_backward,
     multi_head_attention_forward, multi_head_attention_backward,
@@ -78,7 +79,8 @@ __all__ = [
     "avg_pool2d_backward", "global_avg_pool2d_forward", "global_avg_pool2d_backward",
     "Flatten", "flatten_forward", "flatten_backward", "BatchNorm1d", "BatchNorm2d",
     "batch_norm_forward", "batch_norm_backward", "LayerNorm", "layer_norm_forward",
-    "layer_norm_backward", "Dropout", "dropout_forward", "dropout_backward",
+    "layer_norm_backward", "Dropout", "dropout_forward", "dropout_backward", "Residual",
+    "ConcatSkip", "concat_forward", "concat_backward",
     "MultiHeadAttention", "scaled_dot_product_attention_forward",
     "scaled_dot_product_attention_backward", "multi_head_attention_forward",
     "multi_head_attention_backward", "mse_loss", "half_sum_squared_error",
