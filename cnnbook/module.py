@@ -5,7 +5,7 @@ A ``Module`` holds ``params`` and ``grads`` dicts with the same keys, ``buffers`
 ``backward(dout) -> dx``. ``train()`` / ``eval()`` switch the behaviour of layers such
 as dropout and batch norm. See chapter 1.
 
-Composition rules (the same as PyTorch's):
+Composition rules (PyTorch's, where PyTorch has one):
 
 - Sub-modules are found by themselves: attributes that are Modules, or lists, tuples
   and dicts of Modules, in the order they were assigned, named like PyTorch
@@ -228,9 +228,13 @@ class Sequential(Module):
         self.layers = list(layers)
 
     def named_children(self):
-        """``("0", layer)``, ``("1", layer)``, ...: named by position, as ``torch.nn.Sequential``."""
+        """``("0", layer)``, ``("1", layer)``, ...: named by position, as ``torch.nn.Sequential``
+        (then any other sub-module a subclass adds, found as usual)."""
         for i, layer in enumerate(self.layers):
             yield str(i), layer
+        for name, module in super().named_children():
+            if not name.startswith("layers."):
+                yield name, module
 
     def forward(self, x):
         for layer in self.layers:

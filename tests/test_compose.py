@@ -469,6 +469,16 @@ def test_attributes_lists_tuples_dicts_and_nesting_are_found_with_torchs_names()
     assert "(heads.b): Sequential(\n    (0): Dense(" in repr(ours)
 
 
+def test_a_sequential_subclass_keeps_its_other_sub_modules():
+    class WithHead(Sequential):
+        def __init__(self):
+            super().__init__(Dense(2, 3), ReLU())
+            self.head = Dense(3, 1)
+
+    assert [n for n, _ in WithHead().named_parameters()] == ["0.weight", "0.bias", "head.weight",
+                                                             "head.bias"]
+
+
 def test_state_dict_round_trip_with_buffers_through_torch():
     rng = np.random.default_rng(10)
     ours = Nested()
