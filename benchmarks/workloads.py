@@ -190,6 +190,7 @@ def make_w7(quick=False):
 
     def train_ours(batch_list):
         for idx in batch_list:
+            model.zero_grad()  # backward adds into the grads
             logits = model.forward(images[idx])
             loss, dlogits = cross_entropy(logits, labels[idx])
             model.backward(dlogits)

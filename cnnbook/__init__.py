@@ -4,7 +4,7 @@ Hand-written, vectorized NumPy kernels (``<op>_forward`` / ``<op>_backward`` pai
 ``Module`` layers on top, and the learner's tools (data, training, plots, exercises).
 Names follow ``torch.nn.functional`` and ``torch.nn`` so that moving to PyTorch is easy.
 """
-from .module import Module, Sequential
+from .module import Module, Sequential, no_grad
 from .dense import Dense, dense_forward, dense_backward
 from .activations import (
     Identity, BinaryStep, Sigmoid, Tanh, ArcTan, ReLU, LeakyReLU, PReLU, ELU, Softplus,
@@ -38,6 +38,7 @@ from .batchnorm import (
 )
 from .layernorm import LayerNorm, layer_norm_forward, layer_norm_backward
 from .dropout import Dropout, dropout_forward, dropout_backward
+from .skip import Residual, ConcatSkip, concat_forward, concat_backward
 from .attention import (
     MultiheadAttention, scaled_dot_product_attention_forward, scaled_dot_product_attention_backward,
     scaled_dot_product_attention_forward_naive, scaled_dot_product_attention_backward_naive,
@@ -62,7 +63,7 @@ from .models import lenet
 __version__ = "0.1.0"
 
 __all__ = [
-    "Module", "Sequential", "Dense", "dense_forward", "dense_backward", "Identity",
+    "Module", "Sequential", "no_grad", "Dense", "dense_forward", "dense_backward", "Identity",
     "BinaryStep", "Sigmoid", "Tanh", "ArcTan", "ReLU", "LeakyReLU", "PReLU", "ELU",
     "Softplus", "Softmax", "LogSoftmax", "identity_forward", "identity_backward",
     "binary_step_forward", "binary_step_backward", "sigmoid", "sigmoid_forward",
@@ -84,7 +85,8 @@ __all__ = [
     "Flatten", "flatten_forward", "flatten_backward", "BatchNorm1d", "BatchNorm2d",
     "batch_norm_forward", "batch_norm_backward", "batch_norm_forward_naive",
     "batch_norm_backward_naive", "LayerNorm", "layer_norm_forward",
-    "layer_norm_backward", "Dropout", "dropout_forward", "dropout_backward",
+    "layer_norm_backward", "Dropout", "dropout_forward", "dropout_backward", "Residual",
+    "ConcatSkip", "concat_forward", "concat_backward",
     "MultiheadAttention", "scaled_dot_product_attention_forward",
     "scaled_dot_product_attention_backward", "scaled_dot_product_attention_forward_naive",
     "scaled_dot_product_attention_backward_naive", "multi_head_attention_forward",

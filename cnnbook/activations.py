@@ -320,12 +320,11 @@ class _Elementwise(Module):
 
     def forward(self, x):
         out, cache = type(self)._forward(x, **self._kwargs())
-        self._cache = (cache,)
+        self._push_cache(cache)
         return out
 
     def backward(self, dout):
-        (cache,) = self._cache_or_raise()
-        return type(self)._backward(dout, cache)
+        return type(self)._backward(dout, self._pop_cache())
 
     def extra_repr(self) -> str:
         return ", ".join(f"{k}={v}" for k, v in self._kwargs().items())
@@ -442,12 +441,13 @@ class PReLU(Module):
         self.zero_grad()
 
     def forward(self, x):
-        out, self._cache = prelu_forward(x, self.params["weight"])
+        out, cache = prelu_forward(x, self.params["weight"])
+        self._push_cache(cache)
         return out
 
     def backward(self, dout):
-        dx, dweight = prelu_backward(dout, self._cache_or_raise())
-        self.grads["weight"] = dweight
+        dx, dweight = prelu_backward(dout, self._pop_cache())
+        self._store_grads(weight=dweight)
         return dx
 
     def extra_repr(self) -> str:

@@ -389,21 +389,19 @@ class MultiheadAttention(Module):
 
     def forward(self, x, attn_mask=None):
         p = self.params
-        out, self._cache = multi_head_attention_forward(
+        out, cache = multi_head_attention_forward(
             x, p["in_proj_weight"], p.get("in_proj_bias"), p["out_proj_weight"],
             p.get("out_proj_bias"), num_heads=self.num_heads, attn_mask=attn_mask)
+        self._push_cache(cache)
         return out
 
     def __call__(self, x, attn_mask=None):
         return self.forward(x, attn_mask)
 
     def backward(self, dout):
-        dx, dw_in, db_in, dw_out, db_out = multi_head_attention_backward(dout, self._cache_or_raise())
-        self.grads["in_proj_weight"] = dw_in
-        self.grads["out_proj_weight"] = dw_out
-        if db_in is not None:
-            self.grads["in_proj_bias"] = db_in
-            self.grads["out_proj_bias"] = db_out
+        dx, dw_in, db_in, dw_out, db_out = multi_head_attention_backward(dout, self._pop_cache())
+        self._store_grads(in_proj_weight=dw_in, in_proj_bias=db_in,
+                          out_proj_weight=dw_out, out_proj_bias=db_out)
         return dx
 
     def extra_repr(self) -> str:

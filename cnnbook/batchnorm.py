@@ -356,7 +356,6 @@ class _BatchNorm(Module):
         if affine:
             self.params["weight"] = np.ones(num_features, dtype)
             self.params["bias"] = np.zeros(num_features, dtype)
-        self.buffers: dict[str, np.ndarray] = {}
         if track_running_stats:
             self.buffers["running_mean"] = np.zeros(num_features, dtype)
             self.buffers["running_var"] = np.ones(num_features, dtype)
@@ -372,16 +371,16 @@ class _BatchNorm(Module):
         tracking = bool(self.buffers)
         if tracking and self.training:
             self.buffers["num_batches_tracked"] += 1
-        out, self._cache = batch_norm_forward(
+        out, cache = batch_norm_forward(
             x, self.buffers.get("running_mean"), self.buffers.get("running_var"),
             self.params.get("weight"), self.params.get("bias"),
             training=self.training or not tracking, momentum=self.momentum, eps=self.eps)
+        self._push_cache(cache)
         return out
 
     def backward(self, dout):
-        dx, dweight, dbias = batch_norm_backward(dout, self._cache_or_raise())
-        if dweight is not None:
-            self.grads["weight"], self.grads["bias"] = dweight, dbias
+        dx, dweight, dbias = batch_norm_backward(dout, self._pop_cache())
+        self._store_grads(weight=dweight, bias=dbias)
         return dx
 
     def extra_repr(self) -> str:

@@ -279,13 +279,14 @@ class Conv2d(Module):
         self.zero_grad()
 
     def forward(self, x):
-        out, self._cache = conv2d_forward(x, self.params["weight"], self.params.get("bias"),
-                                          stride=self.stride, padding=self.padding,
-                                          dilation=self.dilation)
+        out, cache = conv2d_forward(x, self.params["weight"], self.params.get("bias"),
+                                    stride=self.stride, padding=self.padding,
+                                    dilation=self.dilation)
+        self._push_cache(cache)
         return out
 
     def backward(self, dout):
-        dx, dweight, dbias = conv2d_backward(dout, self._cache_or_raise())
+        dx, dweight, dbias = conv2d_backward(dout, self._pop_cache())
         self._store_grads(weight=dweight, bias=dbias)
         return dx
 
@@ -315,13 +316,14 @@ class Conv1d(Module):
         self.zero_grad()
 
     def forward(self, x):
-        out, self._cache = conv1d_forward(x, self.params["weight"], self.params.get("bias"),
-                                          stride=self.stride, padding=self.padding,
-                                          dilation=self.dilation, causal=self.causal)
+        out, cache = conv1d_forward(x, self.params["weight"], self.params.get("bias"),
+                                    stride=self.stride, padding=self.padding,
+                                    dilation=self.dilation, causal=self.causal)
+        self._push_cache(cache)
         return out
 
     def backward(self, dout):
-        dx, dweight, dbias = conv1d_backward(dout, self._cache_or_raise())
+        dx, dweight, dbias = conv1d_backward(dout, self._pop_cache())
         self._store_grads(weight=dweight, bias=dbias)
         return dx
 

@@ -131,13 +131,14 @@ class ConvTranspose2d(Module):
         self.zero_grad()
 
     def forward(self, x):
-        out, self._cache = conv_transpose2d_forward(
+        out, cache = conv_transpose2d_forward(
             x, self.params["weight"], self.params.get("bias"), stride=self.stride,
             padding=self.padding, output_padding=self.output_padding, dilation=self.dilation)
+        self._push_cache(cache)
         return out
 
     def backward(self, dout):
-        dx, dweight, dbias = conv_transpose2d_backward(dout, self._cache_or_raise())
+        dx, dweight, dbias = conv_transpose2d_backward(dout, self._pop_cache())
         self._store_grads(weight=dweight, bias=dbias)
         return dx
 

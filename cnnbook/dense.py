@@ -70,11 +70,12 @@ class Dense(Module):
         self.zero_grad()
 
     def forward(self, x):
-        out, self._cache = dense_forward(x, self.params["weight"], self.params.get("bias"))
+        out, cache = dense_forward(x, self.params["weight"], self.params.get("bias"))
+        self._push_cache(cache)
         return out
 
     def backward(self, dout):
-        dx, dweight, dbias = dense_backward(dout, self._cache_or_raise())
+        dx, dweight, dbias = dense_backward(dout, self._pop_cache())
         self._store_grads(weight=dweight, bias=dbias)
         return dx
 

@@ -80,12 +80,11 @@ class Dropout(Module):
 
     def forward(self, x):
         out, mask = dropout_forward(x, self.p, training=self.training, rng=self.rng)
-        self._cache = (mask,)
+        self._push_cache(mask)
         return out
 
     def backward(self, dout):
-        (mask,) = self._cache_or_raise()
-        return dropout_backward(dout, mask)
+        return dropout_backward(dout, self._pop_cache())
 
     def extra_repr(self) -> str:
         return f"p={self.p}"

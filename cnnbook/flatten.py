@@ -38,8 +38,9 @@ class Flatten(Module):
     """(N, C, H, W) -> (N, C*H*W), ``torch.nn.Flatten()``'s twin (no parameters). See chapter 6."""
 
     def forward(self, x):
-        out, self._cache = flatten_forward(x)
+        out, cache = flatten_forward(x)
+        self._push_cache(cache)
         return out
 
     def backward(self, dout):
-        return flatten_backward(dout, self._cache_or_raise())
+        return flatten_backward(dout, self._pop_cache())

@@ -138,12 +138,13 @@ class LayerNorm(Module):
         self.zero_grad()
 
     def forward(self, x):
-        out, self._cache = layer_norm_forward(x, self.normalized_shape, self.params.get("weight"),
-                                              self.params.get("bias"), eps=self.eps)
+        out, cache = layer_norm_forward(x, self.normalized_shape, self.params.get("weight"),
+                                        self.params.get("bias"), eps=self.eps)
+        self._push_cache(cache)
         return out
 
     def backward(self, dout):
-        dx, dweight, dbias = layer_norm_backward(dout, self._cache_or_raise())
+        dx, dweight, dbias = layer_norm_backward(dout, self._pop_cache())
         self._store_grads(weight=dweight, bias=dbias)
         return dx
 

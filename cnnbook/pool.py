@@ -256,12 +256,13 @@ class MaxPool2d(Module):
         self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
 
     def forward(self, x):
-        out, self._cache = max_pool2d_forward(x, self.kernel_size, stride=self.stride,
-                                              padding=self.padding)
+        out, cache = max_pool2d_forward(x, self.kernel_size, stride=self.stride,
+                                        padding=self.padding)
+        self._push_cache(cache)
         return out
 
     def backward(self, dout):
-        return max_pool2d_backward(dout, self._cache_or_raise())
+        return max_pool2d_backward(dout, self._pop_cache())
 
     def extra_repr(self) -> str:
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
@@ -276,12 +277,13 @@ class AvgPool2d(Module):
         self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
 
     def forward(self, x):
-        out, self._cache = avg_pool2d_forward(x, self.kernel_size, stride=self.stride,
-                                              padding=self.padding)
+        out, cache = avg_pool2d_forward(x, self.kernel_size, stride=self.stride,
+                                        padding=self.padding)
+        self._push_cache(cache)
         return out
 
     def backward(self, dout):
-        return avg_pool2d_backward(dout, self._cache_or_raise())
+        return avg_pool2d_backward(dout, self._pop_cache())
 
     def extra_repr(self) -> str:
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
@@ -292,8 +294,9 @@ class GlobalAvgPool2d(Module):
     See chapter 6."""
 
     def forward(self, x):
-        out, self._cache = global_avg_pool2d_forward(x)
+        out, cache = global_avg_pool2d_forward(x)
+        self._push_cache(cache)
         return out
 
     def backward(self, dout):
-        return global_avg_pool2d_backward(dout, self._cache_or_raise())
+        return global_avg_pool2d_backward(dout, self._pop_cache())

@@ -195,11 +195,13 @@ class Ridge(Module):
         self.zero_grad()
 
     def forward(self, x):
-        out, self._cache = ridge_forward(x, self.params["weight"], self.params["bias"], fn=self.fn)
+        out, cache = ridge_forward(x, self.params["weight"], self.params["bias"], fn=self.fn)
+        self._push_cache(cache)
         return out
 
     def backward(self, dout):
-        dx, self.grads["weight"], self.grads["bias"] = ridge_backward(dout, self._cache_or_raise())
+        dx, dweight, dbias = ridge_backward(dout, self._pop_cache())
+        self._store_grads(weight=dweight, bias=dbias)
         return dx
 
     def extra_repr(self) -> str:
@@ -234,11 +236,13 @@ class RadialBasis(Module):
 
     def forward(self, x):
         fwd = _RADIAL[self.function][0]
-        out, self._cache = fwd(x, self.params["center"], **self.hyper)
+        out, cache = fwd(x, self.params["center"], **self.hyper)
+        self._push_cache(cache)
         return out
 
     def backward(self, dout):
-        dx, self.grads["center"] = _RADIAL[self.function][1](dout, self._cache_or_raise())
+        dx, dcenter = _RADIAL[self.function][1](dout, self._pop_cache())
+        self._store_grads(center=dcenter)
         return dx
 
     def extra_repr(self) -> str:

@@ -1,8 +1,9 @@
 """Training loop, evaluation and prediction for ``cnnbook`` Modules. See chapter 4.
 
-``fit`` runs mini-batch gradient descent: for each batch, forward, loss, backward,
-optimizer step. It records the per-epoch loss and (for classification) accuracy in a
-``History`` that ``cnnbook.plot.plot_history`` draws, and shows a tqdm progress bar:
+``fit`` runs mini-batch gradient descent: for each batch, zero the gradients, forward,
+loss, backward, optimizer step. It records the per-epoch loss and (for classification)
+accuracy in a ``History`` that ``cnnbook.plot.plot_history`` draws, and shows a tqdm
+progress bar:
 
 - ``progress="auto"``: the environment variable ``CNNBOOK_PROGRESS`` ("off", "text",
   "notebook") decides if set; otherwise a notebook widget inside a Jupyter kernel (when
@@ -23,6 +24,7 @@ from ._checks import positive_int
 from .activations import Sigmoid
 from ._init import make_rng
 from .losses import _accuracy, binary_cross_entropy
+from .module import no_grad
 
 __all__ = ["History", "progress_mode", "fit", "predict", "evaluate"]
 
@@ -167,9 +169,10 @@ def fit(model, loss_fn, optimizer, train_data, *, epochs, batch_size=128, val_da
         rng=None, progress="auto", shuffle=True) -> History:
     """Train ``model`` by mini-batch gradient descent; return its ``History``.
 
-    For each batch: out = model.forward(X_b); (loss, dout) = loss_fn(out, y_b);
-    model.backward(dout); optimizer.step(). Every layer's backward overwrites its
-    grads, so no zero_grad is needed. ``train_data`` and ``val_data`` are (X, y) pairs;
+    For each batch: model.zero_grad(); out = model.forward(X_b);
+    (loss, dout) = loss_fn(out, y_b); model.backward(dout); optimizer.step().
+    Backward adds into the grads (a layer used twice gets both gradients), so they are
+    zeroed before every step. ``train_data`` and ``val_data`` are (X, y) pairs;
     the batches are reshuffled every epoch (with ``rng``) unless shuffle=False.
     Training and validation accuracy are recorded when y holds class labels.
     The model is in training mode while it learns, evaluation mode for validation,
@@ -205,6 +208,7 @@ def fit(model, loss_fn, optimizer, train_data, *, epochs, batch_size=128, val_da
             for b in range(n_batches):
                 idx = order[b * batch_size:(b + 1) * batch_size]
                 xb, yb = X[idx], y[idx]
+                model.zero_grad()
                 out = model.forward(xb)
                 loss, dout = loss_fn(out, yb)
                 model.backward(dout)
@@ -246,16 +250,17 @@ def _loss_and_accuracy(model, loss_fn, X, y, *, batch_size, threshold):
     """Mean loss and accuracy (None unless y holds class labels) in evaluation mode."""
     was_training = model.training
     model.eval()
+    loss_sum, correct = 0.0, 0
+    classify = _is_classification(y)
     try:
-        loss_sum, correct = 0.0, 0
-        classify = _is_classification(y)
-        for start in range(0, len(X), batch_size):
-            xb, yb = X[start:start + batch_size], y[start:start + batch_size]
-            out = model.forward(xb)
-            loss, _ = loss_fn(out, yb)
-            loss_sum += loss * len(xb)
-            if classify:
-                correct += _n_correct(out, yb, threshold)
+        with no_grad():  # nothing is backpropagated: keep no caches
+            for start in range(0, len(X), batch_size):
+                xb, yb = X[start:start + batch_size], y[start:start + batch_size]
+                out = model.forward(xb)
+                loss, _ = loss_fn(out, yb)
+                loss_sum += loss * len(xb)
+                if classify:
+                    correct += _n_correct(out, yb, threshold)
     finally:
         model.train(was_training)
     return loss_sum / len(X), (correct / len(X) if classify else None)
@@ -263,8 +268,8 @@ def _loss_and_accuracy(model, loss_fn, X, y, *, batch_size, threshold):
 
 def predict(model, X, *, batch_size=1000) -> np.ndarray:
     """The model's outputs (logits for a classifier) for every row of X, computed in
-    evaluation mode in batches of ``batch_size``; the model's mode is restored.
-    See chapter 6."""
+    evaluation mode in batches of ``batch_size``, keeping no caches (``no_grad``); the
+    model's mode is restored. See chapter 6."""
     _check_model(model, "predict")
     X = np.asarray(X)
     batch_size = positive_int(batch_size, "batch_size", "predict")
@@ -273,7 +278,8 @@ def predict(model, X, *, batch_size=1000) -> np.ndarray:
     was_training = model.training
     model.eval()
     try:
-        outs = [model.forward(X[s:s + batch_size]) for s in range(0, len(X), batch_size)]
+        with no_grad():
+            outs = [model.forward(X[s:s + batch_size]) for s in range(0, len(X), batch_size)]
     finally:
         model.train(was_training)
     return np.concatenate(outs, axis=0)

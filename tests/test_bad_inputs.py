@@ -167,7 +167,7 @@ OPTIM = [
         says=["SGD: params items 0 and 1 are the same array", "'w'", "list each parameter once"]),
     bad(optim.Adam, [({"a": W, "b": W}, {}, "a"), ({"a": W, "b": W}, {}, "b")], raises=ValueError,
         says=["Adam: params items 0 and 1 are the same array"]),
-    bad(optim.RMSprop, Sequential(SHARED, ReLU(), SHARED), raises=ValueError,
+    bad(optim.RMSprop, Sequential(SHARED).parameters() * 2, raises=ValueError,
         says=["RMSprop: params items 0 and 2 are the same array", "'weight'", "used twice"]),
     bad(optim.SGD, [triple(np.ones(3, dtype=np.int64))], raises=TypeError,
         says=["SGD: params item 0", "params_dict['w']", "floating-point", "int64"]),

@@ -182,6 +182,7 @@ def test_module_matches_pytorch(cls, tcls, shape):
     assert set(ours.state_dict()) == set(theirs.state_dict())
     copy_to_torch(ours, theirs)
     for step in range(3):
+        ours.zero_grad()  # backward adds into grads; torch's are reset below
         x = rng.standard_normal(shape) + step
         dout = rng.standard_normal(shape)
         xt = torch.tensor(x, requires_grad=True)

@@ -26,7 +26,7 @@ import cnnbook
 from cnnbook import activations as A
 from cnnbook import attention as att
 from cnnbook import batchnorm as bn
-from cnnbook import conv, conv_transpose, dense, dropout, flatten, layernorm, pool, radial
+from cnnbook import conv, conv_transpose, dense, dropout, flatten, layernorm, pool, radial, skip
 
 
 @dataclass
@@ -54,6 +54,13 @@ NAN = float("nan")
 CONV_NUMBERS = [("stride", 1.0, 0), ("dilation", "1", 0), ("padding", 0.5, -1)]
 POOL_NUMBERS = [("stride", "2", 0), ("padding", 1.0, -1)]
 SDPA_NUMBERS = [("scale", "0.5", NAN)]
+
+def concat_two(*arrays, axis=1):
+    """concat_forward with its arrays spread out, so that it fits the registry's calls."""
+    return skip.concat_forward(list(arrays), axis=axis)
+
+
+concat_two.__name__, concat_two.__wrapped__ = "concat_forward", skip.concat_forward
 
 REGISTRY = [
     Pair(A.identity_forward, A.identity_backward, x_only()),
@@ -124,6 +131,9 @@ REGISTRY = [
     Pair(att.multi_head_attention_forward, att.multi_head_attention_backward,
          lambda rng: (randn(rng, (2, 3, 4), (12, 4), (12,), (4, 4), (4,)), {"num_heads": 2}),
          grad_of=(0, 1, 2, 3, 4), numbers=[("num_heads", 2.0, 0)]),
+    Pair(concat_two, skip.concat_backward,
+         lambda rng: (randn(rng, (2, 3, 4, 4), (2, 1, 4, 4)), {"axis": 1}), grad_of=(0, 1),
+         numbers=[("axis", 1.0, 4)]),
 ]
 IDS = [p.name for p in REGISTRY]
 NUMBER_CASES = [(p, kw, bad_type, bad_value) for p in REGISTRY for kw, bad_type, bad_value in p.numbers]
@@ -173,10 +183,11 @@ def test_registry_covers_every_forward_kernel():
     missing = sorted(set(forwards) - set(IDS))
     assert not missing, f"add these kernels to REGISTRY in {__file__}: {missing}"
     for pair in REGISTRY:
-        assert forwards[pair.name] is pair.forward
+        kernel = getattr(pair.forward, "__wrapped__", pair.forward)
+        assert forwards[pair.name] is kernel
         twin = pair.name.replace("_forward", "_backward")
         assert pair.backward.__name__ == twin, f"{pair.name} is paired with {pair.backward.__name__}"
-        assert getattr(cnnbook, pair.name) is pair.forward, f"cnnbook.{pair.name} is not exported"
+        assert getattr(cnnbook, pair.name) is kernel, f"cnnbook.{pair.name} is not exported"
         assert getattr(cnnbook, twin) is pair.backward, f"cnnbook.{twin} is not exported"
 
 
@@ -247,7 +258,7 @@ def test_each_gradient_takes_the_dtype_of_its_input(pair):
 def test_forward_refuses_complex_input_and_none(pair, bad):
     args, kwargs = pair.build(np.random.default_rng(0))
     args[0] = None if bad == "None" else args[0] + 1j
-    with pytest.raises(TypeError, match=rf"^{pair.name}: \w+ must .*(None|complex)"):
+    with pytest.raises(TypeError, match=rf"^{pair.name}: [\w\[\]]+ must .*(None|complex)"):
         pair.forward(*args, **kwargs)
 
 

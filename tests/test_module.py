@@ -13,18 +13,18 @@ class WithBuffer(Module):
     def __init__(self):
         super().__init__()
         self.params["scale"] = np.ones(3)
-        self.buffers = {"running_mean": np.zeros(3)}
+        self.buffers["running_mean"] = np.zeros(3)
         self.zero_grad()
 
     def forward(self, x):
-        self._cache = x
+        self._push_cache(x)
         if self.training:
             self.buffers["running_mean"] += 0.1 * x.mean(axis=0)
         return x * self.params["scale"]
 
     def backward(self, dout):
-        x = self._cache_or_raise()
-        self.grads["scale"] = (dout * x).sum(axis=0)
+        x = self._pop_cache()
+        self._store_grads(scale=(dout * x).sum(axis=0))
         return dout * self.params["scale"]
 
 

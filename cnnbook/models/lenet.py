@@ -7,7 +7,7 @@ from ..activations import ReLU
 from ..conv import Conv2d
 from ..dense import Dense
 from ..flatten import Flatten
-from ..module import Sequential
+from ..module import Sequential, no_grad
 from ..pool import MaxPool2d
 
 __all__ = ["lenet"]
@@ -25,7 +25,8 @@ def lenet(n_classes=10, rng=None, channels=(6, 16), kernel=5, stride=1, padding2
     layers = [Conv2d(1, c1, kernel, stride=stride, padding=kernel // 2, rng=rng), ReLU(), MaxPool2d(2),
               Conv2d(c1, c2, kernel, padding=padding2, rng=rng), ReLU(), MaxPool2d(2), Flatten()]
     x = np.zeros((1, 1, 28, 28), dtype=np.float32)
-    n_flat = Sequential(*layers).forward(x).shape[1]  # size of the flattened maps
+    with no_grad():  # a trial run, leaving no caches in the layers
+        n_flat = Sequential(*layers).forward(x).shape[1]  # size of the flattened maps
     return Sequential(*layers,
                       Dense(n_flat, 120, rng=rng), ReLU(),
                       Dense(120, 84, rng=rng), ReLU(),
