@@ -26,7 +26,7 @@ from ._display import ExerciseFailed, show, strict_mode
 from ._seal import seal
 from ._spec import Case, Exercise, Mistake, case, get
 
-__all__ = ["check", "evaluate", "ExerciseFailed", "Exercise", "Case", "Mistake", "case",
+__all__ = ["check", "hint", "evaluate", "ExerciseFailed", "Exercise", "Case", "Mistake", "case",
            "get", "Verdict", "CATEGORIES"]
 
 
@@ -40,6 +40,29 @@ def check(name: str, fn) -> None:
     show(verdict)
     if strict_mode() and verdict.category != "passed":
         raise ExerciseFailed(verdict)
+
+
+_HINTS_GIVEN: dict[str, int] = {}
+
+
+def hint(name: str, level: int | None = None) -> None:
+    """Show the next hint for exercise ``name`` ("ch05.conv2d"), one more at each call:
+    from a question that says where to look to the most specific advice, never the code
+    of the answer. ``level=k`` shows hint k again (1 is the first). See chapter 1.
+    """
+    steps = list(get(name).hint_steps)
+    if not steps:
+        print(f"{name}: this exercise has no hints beyond what its check says.")
+        return
+    if level is None:
+        level = min(_HINTS_GIVEN.get(name, 0) + 1, len(steps))
+    elif isinstance(level, bool) or not isinstance(level, int) or not 1 <= level <= len(steps):
+        raise ValueError(f"hint: level must be a whole number from 1 to {len(steps)}, "
+                         f"got {level!r}")
+    _HINTS_GIVEN[name] = max(_HINTS_GIVEN.get(name, 0), level)
+    more = ("" if level == len(steps)
+            else f' (`hint("{name}")` again for hint {level + 1})')
+    print(f"Hint {level} of {len(steps)} for {name}{more}:\n{steps[level - 1]}")
 
 
 seal(globals())

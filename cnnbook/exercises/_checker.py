@@ -132,6 +132,8 @@ def judge_all(ex: Exercise, outcomes, printed: Printed | str = "", cases=None) -
         if found is not None:
             category, detail, hint = found
             where = "" if category == "not_done" else f"case {i} of {len(cases)} ({_label(ex, c)})"
+            if ex.hint_steps and category != "not_done":
+                detail += f'\nStuck? `hint("{ex.name}")` gives a hint, one more each time.'
             return Verdict(ex.name, ex.title, category, detail, hint, where, _summary(printed))
     if ran < len(cases):
         return Verdict(ex.name, ex.title, "exception",
@@ -292,7 +294,7 @@ def _compare_int(got, exp, what: str):
             return "type", f"{_cap(what)} is {describe(got)}; a count is a whole number: return an int."
         return "type", f"{_cap(what)} is {describe(got)}; expected an int."
     if got != exp:
-        return "values", f"{_cap(what)} is {int(got)}, which is not right."
+        return "values", f"{_cap(what)} is {int(got)}, which is not right: {_how_far(got, exp)}."
     return None
 
 
@@ -304,8 +306,33 @@ def _compare_float(got, exp, ex: Exercise, what: str):
     if not math.isfinite(got) and math.isfinite(exp):
         return "nonfinite", f"{_cap(what)} is {float(got)}."
     if not math.isclose(got, exp, rel_tol=ex.rtol, abs_tol=ex.atol):
-        return "values", f"{_cap(what)} is {float(got):.6g}, which is not right."
+        return "values", f"{_cap(what)} is {float(got):.6g}, which is not right: {_how_far(got, exp)}."
     return None
+
+
+def _how_far(got, exp) -> str:
+    """How far off a number is, in words that do not give the right value away: the sign,
+    one too many or too few, or a factor rounded to a whole number (capped at 20)."""
+    got, exp = float(got), float(exp)
+    if exp == 0:
+        return "it should be zero"
+    if got == 0:
+        return "it should not be zero"
+    if (got > 0) != (exp > 0):
+        return "it has the wrong sign"
+    if float(exp).is_integer() and float(got).is_integer() and abs(got - exp) == 1:
+        return "one too many" if abs(got) > abs(exp) else "one too few"
+    ratio = abs(got / exp)
+    big = ratio > 1
+    factor = ratio if big else 1 / ratio
+    word = "large" if big else "small"
+    if factor < 1.1:
+        return f"slightly too {word} (by less than 10%)"
+    if factor < 1.5:
+        return f"too {word}, by less than a factor of 1.5"
+    if factor < 20:
+        return f"about {max(2, round(factor))}x too {word}"
+    return f"more than 20x too {word}"
 
 
 # -- describing things without revealing the answer ---------------------------------

@@ -64,6 +64,10 @@ class Exercise:
     precision of its dtype); ``exact_dtype=True`` is for the exercises that are about
     dtype and asks for the reference's dtype exactly.
 
+    ``hint_steps`` are hints given only on request, one more at each call of
+    ``hint(name)``, from a question that points where to look to the most specific
+    advice; none of them holds the code of the answer.
+
     ``time_limit`` is the number of seconds the reader's function may run in total, over
     all the cases of one check, before it is stopped with a "took too long" verdict.
     """
@@ -81,6 +85,7 @@ class Exercise:
     outputs: Sequence[str] = ()
     exact_dtype: bool = False
     time_limit: float = 10.0
+    hint_steps: Sequence[str] = ()
 
     def __post_init__(self):
         if not _NAME.fullmatch(self.name):
