@@ -3,9 +3,9 @@
 Each ``<name>_forward(x, *, hyper) -> (out, cache)`` has a ``<name>_backward(dout, cache)``.
 A single-input kernel returns ``dx`` itself; a kernel with a learnable input (PReLU's
 ``weight``) returns a tuple in argument order. Names and hyperparameters follow
-``torch.nn.functional``. The functions of 000's table (identity, binary step, logistic,
+``torch.nn.functional``. The functions of Chen's table (identity, binary step, logistic,
 tanh, arctan, ReLU, PReLU, ELU, SoftPlus) are here, with leaky ReLU, softmax and
-log-softmax; 003's ridge and radial functions are in ``cnnbook.radial``.
+log-softmax; Chidiac's ridge and radial functions are in ``cnnbook.radial``.
 
 Shapes: x is any shape (softmax and log-softmax reduce along ``dim``), out and dx are
 shaped like x, and every backward refuses a dout of another shape. dx has x's dtype.
@@ -143,7 +143,7 @@ def relu_backward(dout, cache):
 
 
 def leaky_relu_forward(x, *, negative_slope=0.01):
-    """LeakyReLU(x) = max(0, x) + negative_slope * min(0, x) (Maas et al.; 004's form).
+    """LeakyReLU(x) = max(0, x) + negative_slope * min(0, x) (Maas et al.; the form of Li's slides).
 
     x: any shape -> ``(out, cache)``, out shaped like x. See chapter 3.
     """
@@ -225,7 +225,7 @@ def elu_forward(x, *, alpha=1.0):
 
 
 def elu_backward(dout, cache):
-    """ELU'(x) = 1 if x > 0 else alpha e^x (= f(x) + alpha, the form in 000's table);
+    """ELU'(x) = 1 if x > 0 else alpha e^x (= f(x) + alpha, the form in Chen's table);
     dx shaped like x. See chapter 3."""
     mask, neg, alpha = cache
     dout = check_dout(dout, neg.shape, neg.dtype, "elu_backward")

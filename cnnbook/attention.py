@@ -1,5 +1,5 @@
 """Scaled dot-product attention and multi-head self-attention: forward/backward pairs and
-a Module. See chapter 10 (source 000, eq. 18).
+a Module. See chapter 10 (Chen's eq. 18).
 
     Attention(Q, K, V) = softmax(Q K^T / sqrt(d) + mask) V
 

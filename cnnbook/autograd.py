@@ -1,5 +1,5 @@
 """A tiny scalar reverse-mode automatic differentiation engine: the chain rule on a
-computational graph (002, 004). See chapter 4.
+computational graph (Duan's and Li's slides). See chapter 4.
 
 Every arithmetic operation on ``Value`` objects records its inputs and a local rule
 for pushing a gradient back to them. ``f.backward()`` visits the graph from f back to

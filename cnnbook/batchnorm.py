@@ -5,7 +5,7 @@ Batch norm normalises each channel with statistics of the batch,
     xhat = (x - mean) / sqrt(var + eps),    y = weight * xhat + bias,
 
 the mean and (biased) variance taken over every axis but the channel axis 1: over N for
-x (N, D), over N, H, W for images (N, C, H, W). Source 000 (eq. 15) divides by
+x (N, D), over N, H, W for images (N, C, H, W). Chen's notes (eq. 15) divide by
 sigma + eps = sqrt(var) + eps instead; PyTorch and this module use sqrt(var + eps), and
 the two differ only when var is tiny. Training mode uses the batch statistics and
 updates running averages in place; evaluation mode uses the running averages instead,

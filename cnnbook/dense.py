@@ -39,7 +39,7 @@ def dense_forward(x, weight, bias=None):
 
 
 def dense_backward(dout, cache):
-    """Gradients of the dense layer (chapter 4, eqs. of 003 §2.2).
+    """Gradients of the dense layer (chapter 4, Chidiac's §2.2).
 
     dx = dout W,  dweight = dout^T x,  dbias = sum_n dout[n].
     dout: (N, out_features). Returns ``(dx, dweight, dbias)`` shaped and typed like x,

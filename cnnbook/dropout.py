@@ -6,7 +6,7 @@ activation the same in both modes:
 
 * inverted dropout (PyTorch, and this module): scale the kept units by 1 / (1 - p) while
   training, E[y] = (1 - p) * x / (1 - p) = x, and use the layer unchanged at inference;
-* the original one (Srivastava et al. 2014, source 002): keep the kept units as they
+* the original one (Srivastava et al. 2014, in Duan's slides): keep the kept units as they
   are while training, E[y] = (1 - p) * x, and multiply by (1 - p) at inference instead.
 
 Both give the same network function in expectation; the inverted form leaves inference

@@ -5,7 +5,7 @@ chapter 4.
 Arguments come in ``torch.nn.functional``'s order and names, prediction first. Reductions
 follow PyTorch's defaults (mean over the batch) unless the name says otherwise, so
 ``mse_loss`` matches ``F.mse_loss`` and ``half_sum_squared_error`` is the 1/2 ||p - t||^2
-of 000 eq. 3 (which 000 calls "mean squared error", though it sums). The gradient comes
+of Chen's eq. 3 (which Chen calls "mean squared error", though it sums). The gradient comes
 in the prediction's dtype.
 """
 from __future__ import annotations
@@ -44,9 +44,9 @@ def mse_loss(input, target):
 
 
 def half_sum_squared_error(input, target):
-    """L = 1/2 ||p - t||^2 = 1/2 sum_i (p_i - t_i)^2 (000 eq. 3; 003 §2's E = 1/2 (y^ - y)^2).
+    """L = 1/2 ||p - t||^2 = 1/2 sum_i (p_i - t_i)^2 (Chen's eq. 3; Chidiac's §2 E = 1/2 (y^ - y)^2).
 
-    The 1/2 cancels the 2 of the derivative: dL/dp = p - t (000 eq. 4's first factor).
+    The 1/2 cancels the 2 of the derivative: dL/dp = p - t (the first factor of Chen's eq. 4).
     input (the prediction p) and target: any shape, equal. Returns ``(loss, dinput)``.
     See chapter 4.
     """
@@ -56,7 +56,7 @@ def half_sum_squared_error(input, target):
 
 
 def quadratic_loss(input, target, *, scale=1.0):
-    """Quadratic (squared error) loss of 003 eq. 2, lambda(x) = C (t - x)^2, summed over
+    """Quadratic (squared error) loss of Chidiac's eq. 2, lambda(x) = C (t - x)^2, summed over
     all entries; ``scale`` is C. dL/dx = 2 C (x - t).
 
     C = 1/2 gives ``half_sum_squared_error``; C = 1/n gives ``mse_loss``. input (the
@@ -70,7 +70,7 @@ def quadratic_loss(input, target, *, scale=1.0):
 
 
 def zero_one_loss(input, target):
-    """0-1 loss of 003 eq. 3, L(y^, y) = [y != y^] (Iverson bracket), averaged over the
+    """0-1 loss of Chidiac's eq. 3, L(y^, y) = [y != y^] (Iverson bracket), averaged over the
     batch: the error rate. input and target: predicted and true labels, equal shapes.
 
     The gradient returned is zero, and that is the point: L is piecewise constant (a
@@ -106,16 +106,16 @@ _EPS = 1e-12  # PyTorch's floor on p (1 - p) in the gradient, used only where p 
 
 
 def binary_cross_entropy(input, target):
-    """Binary cross-entropy of probabilities p = ``input``, 003 eq. 21 with its parentheses
+    """Binary cross-entropy of probabilities p = ``input``, Chidiac's eq. 21 with its parentheses
     restored:
 
         E = -(1/n) sum_i [ t_i log p_i + (1 - t_i) log(1 - p_i) ]
 
-    and its derivative, 003 eq. 22,
+    and its derivative, Chidiac's eq. 22,
 
         dE/dp_i = (1/n) ((1 - t_i) / (1 - p_i) - t_i / p_i) = (1/n) (p_i - t_i) / (p_i (1 - p_i)).
 
-    (003 names the target y^ and the prediction y; here p is the prediction, t the target.)
+    (Chidiac names the target y^ and the prediction y; here p is the prediction, t the target.)
     As ``F.binary_cross_entropy``: each log is clamped to >= -100 so p = 0 or 1 gives a
     finite loss, and the gradient divides by max(p (1 - p), 1e-12), which changes it only
     where p (1 - p) < 1e-12, i.e. p within 1e-12 of 0 or 1. Prefer the logits form
@@ -186,7 +186,7 @@ def _labels_in_range(labels, num_classes, func, name="labels"):
 
 
 def cross_entropy(input, target):
-    """Softmax + cross-entropy (002), averaged over the batch (``F.cross_entropy``):
+    """Softmax + cross-entropy (Duan's slides), averaged over the batch (``F.cross_entropy``):
 
         p = softmax(z_n),  L = -(1/N) sum_n log p[n, y_n],  dL/dz = (p - onehot(y)) / N.
 

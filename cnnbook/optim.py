@@ -101,7 +101,7 @@ class Optimizer:
 
 
 class SGD(Optimizer):
-    """Stochastic gradient descent (000 eq. 6, 003 §1.3), optionally with momentum:
+    """Stochastic gradient descent (Chen's eq. 6, Chidiac's §1.3), optionally with momentum:
 
         b_t = g_t (t = 1),  b_t = momentum b_(t-1) + (1 - dampening) g_t (t > 1)
         theta <- theta - lr * (g_t + momentum b_t  if nesterov else  b_t)

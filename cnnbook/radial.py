@@ -1,9 +1,9 @@
-"""Ridge and radial activation functions of 003 §1.2.2, as forward/backward pairs and
+"""Ridge and radial activation functions of Chidiac's notes, §1.2.2, as forward/backward pairs and
 Modules. See chapter 3.
 
 A *ridge* function acts on a projection of the input, phi(v) = f(a + v'b): it varies
 only along the direction b and is constant along every direction orthogonal to it (a
-ridge). 003 writes the offset as a and the direction as b; here they are the ``bias``
+ridge). Chidiac writes the offset as a and the direction as b; here they are the ``bias``
 and ``weight`` of a dense unit with one output, so ridge = dense unit + a 1-D activation.
 
 A *radial* function depends only on the distance r = ||v - c|| to a centre c, as in
@@ -40,7 +40,7 @@ class RidgeCache(NamedTuple):
 
 
 def ridge_forward(x, weight, bias, *, fn="logistic"):
-    """phi(x) = f(bias + x . weight) for f in 003's list of ridge functions:
+    """phi(x) = f(bias + x . weight) for f in Chidiac's list of ridge functions:
 
     linear: f(z) = z;  relu: max(0, z);  heaviside: 1 if z > 0 else 0;
     logistic: 1 / (1 + e^-z).
@@ -121,7 +121,7 @@ def _radial_backward(dout, cache, func):
 
 
 def gaussian_rbf_forward(x, center, *, sigma=1.0):
-    """phi(x) = exp(-||x - c||^2 / (2 sigma^2))  (003; = exp(-(eps r)^2), eps = 1/(sigma sqrt 2)).
+    """phi(x) = exp(-||x - c||^2 / (2 sigma^2))  (Chidiac; = exp(-(eps r)^2), eps = 1/(sigma sqrt 2)).
 
     x: (N, D), center: (K, D) -> out (N, K), or center: (D,) -> out (N,).
     Returns ``(out, cache)``. See chapter 3.
@@ -140,7 +140,7 @@ def gaussian_rbf_backward(dout, cache):
 
 
 def multiquadric_forward(x, center, *, a=1.0):
-    """phi(x) = sqrt(||x - c||^2 + a^2), the "multiquadratic" of 003 (usual name:
+    """phi(x) = sqrt(||x - c||^2 + a^2), the "multiquadratic" of Chidiac (usual name:
     multiquadric; = a sqrt(1 + (eps r)^2) with eps = 1/a).
 
     x: (N, D), center: (K, D) -> out (N, K), or center: (D,) -> out (N,).
@@ -160,7 +160,7 @@ def multiquadric_backward(dout, cache):
 
 
 def inverse_multiquadric_forward(x, center, *, a=1.0):
-    """phi(x) = (||x - c||^2 + a^2)^(-1/2) (003's inverse multiquadratic).
+    """phi(x) = (||x - c||^2 + a^2)^(-1/2) (Chidiac's inverse multiquadratic).
 
     x: (N, D), center: (K, D) -> out (N, K), or center: (D,) -> out (N,).
     Returns ``(out, cache)``. See chapter 3.
