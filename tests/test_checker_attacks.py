@@ -320,6 +320,7 @@ def test_another_float_dtype_passes_unless_the_exercise_is_about_dtype():
 
 # -- in a Jupyter kernel ------------------------------------------------------------------------
 def test_time_limit_and_capture_work_in_a_jupyter_kernel(tmp_path):
+    pytest.importorskip("ipykernel")  # not in make test-lowest's environment
     nb = new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
                                                "language": "python"}}, cells=[
         new_code_cell("import time\nimport numpy as np\n"

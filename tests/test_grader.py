@@ -19,6 +19,10 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
+# Grading runs notebooks in a Jupyter kernel: not in the lowest-versions environment,
+# which holds the package's own dependencies only (make test-lowest).
+pytest.importorskip("ipykernel")
+
 from cnnbook.course import grade
 from cnnbook.course._score import score
 from cnnbook.course._solutions import chapter_of, find_attempts, flags, package_versions
