@@ -76,7 +76,6 @@ test-lowest: $(LOWEST)/.installed
 	    --ignore tests/test_site.py --ignore tests/test_student.py tests
 
 lab: $(VENV)/.book
-	$(PIP) install "jupyterlab>=4,<5"
 	$(VENV)/bin/jupyter lab chapters
 
 execute: $(VENV)/.book
