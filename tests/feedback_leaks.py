@@ -89,3 +89,14 @@ def leaks(ex, verdicts=(), solutions=()) -> list[str]:
         found += [f"{ex.name}, {where}: a line of the answer ({line!r})"
                   for line in lines if line in flat]
     return found
+
+
+def names_bound_outside_solutions(notebook: Path) -> set[str]:
+    """Every name a code cell of the notebook binds (imports, functions, assignments at top
+    level), except the solution cells: a reader's function must not take one of them, or
+    re-running an earlier cell after the exercise would call the reader's function."""
+    from cnnbook.course._solutions import _bound_names
+    nb = nbformat.read(notebook, as_version=4)
+    return {name for cell in nb.cells if cell.cell_type == "code"
+            and "solution" not in cell.metadata.get("tags", [])
+            for name in _bound_names(cell.source)}

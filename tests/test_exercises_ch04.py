@@ -17,7 +17,7 @@ from cnnbook.exercises.ch04 import (EXERCISES, adam_step, mlp_gradients, numeric
 from cnnbook.gradcheck import numerical_gradient
 from cnnbook.optim import Adam
 
-from feedback_leaks import leaks, notebook_solutions
+from feedback_leaks import leaks, names_bound_outside_solutions, notebook_solutions
 
 CHAPTER = Path(__file__).resolve().parents[1] / "chapters" / "04_backpropagation.ipynb"
 
@@ -522,6 +522,12 @@ def test_every_exercise_has_five_wrong_answers_and_two_right_ones():
         assert sum(name == ex.name for name, *_ in WRONG) >= 5, ex.name
         assert sum(name == ex.name for name, _ in RIGHT) >= 2, ex.name
         assert 2 <= len(ex.hint_steps) <= 4, ex.name
+
+
+def test_no_exercise_takes_the_name_of_something_the_chapter_defines_or_imports():
+    taken = names_bound_outside_solutions(CHAPTER)
+    assert "np" in taken and "check" in taken and "hint" in taken
+    assert not taken & {ex.function for ex in EXERCISES}, taken & {ex.function for ex in EXERCISES}
 
 
 def test_no_feedback_holds_the_code_of_an_answer():

@@ -17,7 +17,7 @@ from cnnbook.exercises.ch05 import (EXERCISES, conv1d_matrix, conv2d, conv2d_wei
                                     output_length, receptive_field)
 from cnnbook.gradcheck import numerical_gradient
 
-from feedback_leaks import leaks, notebook_solutions
+from feedback_leaks import leaks, names_bound_outside_solutions, notebook_solutions
 
 CHAPTER = Path(__file__).resolve().parents[1] / "chapters" / "05_convolution.ipynb"
 
@@ -511,6 +511,12 @@ def test_every_exercise_has_five_wrong_answers_and_two_right_ones():
 
 def _texts(verdict):
     return [verdict.hint] + ([verdict.detail] if verdict.category == "mistake" else [])
+
+
+def test_no_exercise_takes_the_name_of_something_the_chapter_defines_or_imports():
+    taken = names_bound_outside_solutions(CHAPTER)
+    assert "np" in taken and "check" in taken and "hint" in taken
+    assert not taken & {ex.function for ex in EXERCISES}, taken & {ex.function for ex in EXERCISES}
 
 
 def test_no_feedback_holds_the_code_of_an_answer():

@@ -17,7 +17,7 @@ from cnnbook.exercises.ch06 import (EXERCISES, cnn_cost, max_pool, max_pool_back
 from cnnbook.gradcheck import numerical_gradient
 from cnnbook.models import lenet
 
-from feedback_leaks import leaks, notebook_solutions
+from feedback_leaks import leaks, names_bound_outside_solutions, notebook_solutions
 
 CHAPTER = Path(__file__).resolve().parents[1] / "chapters" / "06_cnn.ipynb"
 
@@ -489,6 +489,12 @@ def test_every_exercise_has_five_wrong_answers_and_two_right_ones():
 
 def _texts(verdict):
     return [verdict.hint] + ([verdict.detail] if verdict.category == "mistake" else [])
+
+
+def test_no_exercise_takes_the_name_of_something_the_chapter_defines_or_imports():
+    taken = names_bound_outside_solutions(CHAPTER)
+    assert "np" in taken and "check" in taken and "hint" in taken
+    assert not taken & {ex.function for ex in EXERCISES}, taken & {ex.function for ex in EXERCISES}
 
 
 def test_no_feedback_holds_the_code_of_an_answer():
