@@ -164,6 +164,8 @@ PERCEPTRON = Exercise(
                 "does `epochs` ask for?"),
     ],
     hints={
+        "mutated": "Your function changed X. The weights are new arrays of their own: which "
+                   "line writes into an example?",
         "values": "Follow one pass by hand on the AND gate: after which example does your "
                   "function change w or b, and does the rule agree?",
         "type": "Return a pair: the weights as an array of shape (D,) and the bias as a number.",
@@ -278,6 +280,8 @@ TLU_NETWORK = Exercise(
                 "Which activation gives exactly 0 or 1?"),
     ],
     hints={
+        "mutated": "Your function changed an argument. Each layer's output is a new array: "
+                   "which line writes into x or a weight?",
         "values": "Work through the XOR network by hand for the input with both entries on: "
                   "what does each hidden unit output, and what does your function give?",
         "shape": "The result has one row per example and one column per unit of the last "
@@ -429,6 +433,8 @@ TRANSLATE = Exercise(
                 "positive shifts. What does a slice that stops at minus zero select?"),
     ],
     hints={
+        "mutated": "Your function changed the images it was given. The shifted images are a "
+                   "new array: which line writes into the input?",
         "values": "Try a 3 x 3 image holding 1 to 9, shifted one pixel to the right, by hand: "
                   "which column should be all zeros?",
         "shape": "A shifted image has the size of the original: pixels that leave are dropped.",

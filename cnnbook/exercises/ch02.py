@@ -173,6 +173,8 @@ BOUNDARY_THROUGH = Exercise(
                 "The pair is in the wrong order. Which comes first, the weights or the bias?"),
     ],
     hints={
+        "mutated": "Your function changed p or q. Which line writes into a point instead of "
+                   "a new array?",
         "values": "Check your answer: w.p + b and w.q + b must both be 0, the length of w 1, "
                   "and w.x + b positive for a point just left of the way from p to q. Which of "
                   "the three fails?",
@@ -271,6 +273,8 @@ FOLD_BATCHNORM = Exercise(
                 "The layer's own bias is dropped. Does it reach batch normalisation?"),
     ],
     hints={
+        "mutated": "Your function changed an argument: the folded weight and bias are new "
+                   "arrays. Which line scales the weight in place?",
         "values": "Write the output of the two layers for one example and one output k, "
                   "gamma_k (w_k.x + b_k - mean_k) / sqrt(var_k + eps) + beta_k, and read off "
                   "the weight and the bias of x. Which of your two results differs?",
@@ -385,6 +389,8 @@ RIDGE_WITH_BIAS = Exercise(
                 "matrix does the derivative of lam |w|^2 contribute?"),
     ],
     hints={
+        "mutated": "Your function changed X or y. Centring makes new arrays: which line "
+                   "subtracts the means in place?",
         "values": "Compare your fit without a penalty against least squares, then with a huge "
                   "penalty: should the bias then tend to 0, or to the mean of y?",
         "type": "Return a pair: the weights as an array with one entry per feature, then the "
@@ -467,6 +473,8 @@ BIAS_GRAD = Exercise(
                 "which stay as axes of length 1?"),
     ],
     hints={
+        "mutated": "Your function changed dout. Sums make new arrays: which line writes into "
+                   "dout?",
         "values": "Each bias entry is added to several entries of the output: which ones? Its "
                   "gradient collects the gradients of exactly those.",
         "shape": "The result has exactly the shape you were given, with its 1s. NumPy lines "

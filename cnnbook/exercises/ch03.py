@@ -100,6 +100,8 @@ SILU_BACKWARD = Exercise(
     ],
     diagnose=_silu_diagnose,
     hints={
+        "mutated": "Your function changed dout or x. Which line writes into an argument "
+                   "instead of a new array?",
         "values": "Check your derivative at x = 0 and far out: SiLU is 0 at 0 with slope 1/2, "
                   "and for large x it is x itself. Does your formula agree?",
         "nonfinite": "Where do you take an exponential of a large positive number? Which form of "
@@ -198,6 +200,8 @@ DEAD_UNITS = Exercise(
                 "units. By what do you divide?"),
     ],
     hints={
+        "mutated": "Your function changed an argument. Each layer's output is a new array: "
+                   "which line writes into x or a weight?",
         "values": "Take the first failing layer: which of its units are off for every example, "
                   "and what does your function say for them?",
         "shape": "One number per layer: the result has as many entries as there are weight "
@@ -314,6 +318,8 @@ PRELU_BACKWARD = Exercise(
     ],
     diagnose=_prelu_diagnose,
     hints={
+        "mutated": "Your function changed an argument. dx and dweight are new arrays: which "
+                   "line writes into dout or x?",
         "values": "Check dx and dweight separately on the first failing case: which of the two "
                   "is wrong, and on the entries with x > 0 or with x <= 0?",
         "exception": "The slopes have shape (C,) and x has its channels on axis 1: how must the "
@@ -429,6 +435,8 @@ SOFTMAX_BACKWARD = Exercise(
     ],
     diagnose=_softmax_diagnose,
     hints={
+        "mutated": "Your function changed dout or x. Which line shifts or scales an argument "
+                   "in place?",
         "values": "Check the case where dout is the same for every class: shifting all logits "
                   "of a row together does not change p, so what must dx be there?",
         "exception": "Does your sum over the classes keep its axis (as an axis of length 1), so "
