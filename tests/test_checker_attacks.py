@@ -18,6 +18,8 @@ from cnnbook.exercises import Exercise, ExerciseFailed, case, check, evaluate, g
 from cnnbook.exercises import _checker, _plain
 from cnnbook.exercises._limits import Printed, TimeLimit
 
+from checker_fixtures import ADD_BIAS_COLUMN, DENSE_FORWARD, MLP_PARAM_COUNT
+
 
 def dense_forward(x, weight, bias):
     return x @ weight.T + bias
@@ -76,17 +78,17 @@ class FakeArray:
 
 def test_an_array_subclass_that_always_agrees_fails():
     liar = lambda x, weight, bias: np.zeros((x.shape[0], weight.shape[0])).view(AlwaysClose)
-    verdict = evaluate("ch01.dense_forward", liar)
+    verdict = evaluate(DENSE_FORWARD, liar)
     assert verdict.category == "values", verdict.text()
     # the right values in the same subclass pass: only the lie is ignored
     honest = lambda x, weight, bias: dense_forward(x, weight, bias).view(AlwaysClose)
-    assert evaluate("ch01.dense_forward", honest).passed
+    assert evaluate(DENSE_FORWARD, honest).passed
 
 
 def test_an_int_whose_comparisons_always_agree_fails():
-    verdict = evaluate("ch01.mlp_param_count", lambda sizes: NeverDifferent(mlp_param_count(sizes) + 1))
+    verdict = evaluate(MLP_PARAM_COUNT, lambda sizes: NeverDifferent(mlp_param_count(sizes) + 1))
     assert verdict.category == "values", verdict.text()
-    assert evaluate("ch01.mlp_param_count", lambda sizes: NeverDifferent(mlp_param_count(sizes))).passed
+    assert evaluate(MLP_PARAM_COUNT, lambda sizes: NeverDifferent(mlp_param_count(sizes))).passed
 
 
 def test_a_float_whose_comparisons_always_agree_fails():
@@ -95,7 +97,7 @@ def test_a_float_whose_comparisons_always_agree_fails():
 
 
 def test_an_object_posing_as_an_array_fails():
-    verdict = evaluate("ch01.dense_forward", lambda x, weight, bias: FakeArray())
+    verdict = evaluate(DENSE_FORWARD, lambda x, weight, bias: FakeArray())
     assert verdict.category == "type" and "FakeArray" in verdict.detail
 
 
@@ -103,7 +105,7 @@ def test_an_object_array_fails_without_touching_its_items():
     class Bomb:
         def __eq__(self, other):
             raise RuntimeError("touched")
-    verdict = evaluate("ch01.dense_forward", lambda x, weight, bias: np.array([[Bomb()]], dtype=object))
+    verdict = evaluate(DENSE_FORWARD, lambda x, weight, bias: np.array([[Bomb()]], dtype=object))
     assert verdict.category == "type" and "dtype object" in verdict.detail
 
 
@@ -162,9 +164,9 @@ def _fake_pass(exercise, fn):
 def test_patching_the_checker_or_numpy_changes_nothing(strict, monkeypatch, capsys, target, name, replacement):
     monkeypatch.setattr(target, name, replacement)
     with pytest.raises(ExerciseFailed) as info:
-        check("ch01.dense_forward", dense_wrong)
+        check(DENSE_FORWARD, dense_wrong)
     assert info.value.verdict.category == "values"
-    assert check("ch01.dense_forward", dense_forward) is None
+    assert check(DENSE_FORWARD, dense_forward) is None
 
 
 def test_a_function_that_patches_the_checker_while_it_runs_still_fails(strict, monkeypatch, capsys):
@@ -173,7 +175,7 @@ def test_a_function_that_patches_the_checker_while_it_runs_still_fails(strict, m
         monkeypatch.setattr(np, "isclose", lambda a, b, **kw: np.ones(np.broadcast(a, b).shape, bool))
         return dense_wrong(x, weight, bias)
     with pytest.raises(ExerciseFailed):
-        check("ch01.dense_forward", sneaky)
+        check(DENSE_FORWARD, sneaky)
 
 
 # -- functions that run too long, print too much, exit or raise oddly -------------------------
@@ -211,7 +213,7 @@ def test_catching_the_time_limit_does_not_help():
 
 
 def test_the_time_limit_is_declared_per_exercise():
-    assert get("ch01.tlu").time_limit == 10.0 and SLOW.time_limit == 1.0
+    assert get("ch01.perceptron").time_limit == 10.0 and SLOW.time_limit == 1.0
     with pytest.raises(ValueError, match="time_limit"):
         Exercise(name="ch99.x", title="x", reference=abs, cases=[case(1)], time_limit=-1)
 
@@ -235,10 +237,10 @@ def test_twenty_thousand_printed_lines_are_shortened_below_the_verdict(capsys, m
                 print(f"line {i}")
         calls.append(1)
         return dense_forward(x, weight, bias)
-    check("ch01.dense_forward", chatty)
+    check(DENSE_FORWARD, chatty)
     out = capsys.readouterr().out
     lines = out.splitlines()
-    assert lines[0].startswith("✓ ch01.dense_forward") and len(lines) < 20, out
+    assert lines[0].startswith("✓ ch99.dense_forward") and len(lines) < 20, out
     assert "It printed 20,000 lines; the first 5 and the last 5:" in out
     assert "| line 0" in out and "[... 19,990 more lines ...]" in out and "| line 19999" in out
 
@@ -258,7 +260,7 @@ def test_stderr_is_captured_too(capsys):
     def noisy(x, weight, bias):
         print("to stderr", file=sys.stderr)
         return dense_forward(x, weight, bias)
-    verdict = evaluate("ch01.dense_forward", noisy)
+    verdict = evaluate(DENSE_FORWARD, noisy)
     assert verdict.passed and "to stderr" in verdict.printed
     assert capsys.readouterr().err == ""
 
@@ -273,9 +275,9 @@ def test_exit_and_interrupt_end_in_a_verdict(exc, words, monkeypatch, capsys):
 
     def leaves(x, weight, bias):
         raise exc
-    verdict = evaluate("ch01.dense_forward", leaves)
+    verdict = evaluate(DENSE_FORWARD, leaves)
     assert verdict.category == "exception" and all(w in verdict.detail for w in words), verdict.text()
-    assert check("ch01.dense_forward", leaves) is None
+    assert check(DENSE_FORWARD, leaves) is None
     if isinstance(exc, SystemExit):
         assert "return" in verdict.hint
 
@@ -287,7 +289,7 @@ def test_an_exception_whose_str_fails_ends_in_a_verdict():
 
     def raises(x, weight, bias):
         raise Unprintable()
-    verdict = evaluate("ch01.dense_forward", raises)
+    verdict = evaluate(DENSE_FORWARD, raises)
     assert verdict.category == "exception" and "Unprintable" in verdict.detail
     assert "could not be shown" in verdict.detail
 
@@ -301,7 +303,7 @@ def test_an_exception_whose_str_never_returns_ends_in_a_verdict():
     def raises(x, weight, bias):
         raise Endless()
     start = time.perf_counter()
-    verdict = evaluate("ch01.dense_forward", raises)
+    verdict = evaluate(DENSE_FORWARD, raises)
     assert verdict.category == "exception" and "Endless" in verdict.detail
     assert time.perf_counter() - start < 4
 
@@ -309,10 +311,10 @@ def test_an_exception_whose_str_never_returns_ends_in_a_verdict():
 # -- dtypes ------------------------------------------------------------------------------------
 def test_another_float_dtype_passes_unless_the_exercise_is_about_dtype():
     as32 = lambda x, weight, bias: dense_forward(x, weight, bias).astype(np.float32)
-    assert not get("ch01.dense_forward").exact_dtype
-    assert evaluate("ch01.dense_forward", as32).passed, evaluate("ch01.dense_forward", as32).text()
-    assert evaluate("ch01.dense_forward", lambda *a: dense_wrong(*a).astype(np.float32)).category == "values"
-    add = get("ch02.add_bias_column")
+    assert not DENSE_FORWARD.exact_dtype
+    assert evaluate(DENSE_FORWARD, as32).passed, evaluate(DENSE_FORWARD, as32).text()
+    assert evaluate(DENSE_FORWARD, lambda *a: dense_wrong(*a).astype(np.float32)).category == "values"
+    add = ADD_BIAS_COLUMN
     assert add.exact_dtype
     as64 = lambda X: add.reference(X).astype(np.float64)
     assert evaluate(add, as64).category == "dtype"

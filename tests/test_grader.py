@@ -75,13 +75,13 @@ def test_the_chapter_comes_from_the_file_name_then_the_metadata_then_the_checks(
 
 def test_attempts_follow_the_check_cells_of_the_catalogue():
     nb = chapter()
-    del nb.cells[solution_cell(nb, "ch02.fold_bias")[1]]
+    del nb.cells[solution_cell(nb, "ch02.boundary_through")[1]]
     nb.cells.append(new_code_cell('# check("ch02.place_sigmoid", place_sigmoid) in a comment'))
     attempts = find_attempts(nb, ch02.EXERCISES)
-    assert sorted(attempts) == sorted(set(NAMES) - {"ch02.fold_bias"})
-    fit = attempts["ch02.fit_line"]
-    assert fit.function == "fit_line" and fit.cells[-1][2] == "all"
-    assert "def fit_line" in fit.cells[-1][1] and fit.cells[-1][0] == fit.solution
+    assert sorted(attempts) == sorted(set(NAMES) - {"ch02.boundary_through"})
+    fit = attempts["ch02.ridge_with_bias"]
+    assert fit.function == "ridge_with_bias" and fit.cells[-1][2] == "all"
+    assert "def ridge_with_bias" in fit.cells[-1][1] and fit.cells[-1][0] == fit.solution
     assert all(mode == "definitions" for _, _, mode in fit.cells[:-1])
 
 
@@ -120,38 +120,38 @@ def _scores(nb, tmp_path, exercises=ch02.EXERCISES):
 
 def test_solutions_that_break_the_process_cost_only_their_exercise(tmp_path):
     nb = chapter()
-    set_solution(nb, "ch02.add_bias_column", "import os\ndef add_bias_column(X):\n    os._exit(3)\n")
-    set_solution(nb, "ch02.fold_bias", "raise RuntimeError('at the top of the cell')\n")
-    set_solution(nb, "ch02.place_sigmoid", "def place_sigmoid(x_star, slope:\n    return 1\n")
-    set_solution(nb, "ch02.fit_line", "def fitline(x, y):\n    return 1.0, 2.0\nfit_line = 3\n")
+    set_solution(nb, "ch02.bias_grad", "import os\ndef bias_grad(dout, shape):\n    os._exit(3)\n")
+    set_solution(nb, "ch02.boundary_through", "raise RuntimeError('at the top of the cell')\n")
+    set_solution(nb, "ch02.place_sigmoid", "def place_sigmoid(x_lo, x_hi:\n    return 1\n")
+    set_solution(nb, "ch02.ridge_with_bias", "def ridgewithbias(X, y, lam):\n    return 1.0, 2.0\nridge_with_bias = 3\n")
     scores = _scores(nb, tmp_path)
-    assert scores["ch02.add_bias_column"][0] == "exception" and "exit status 3" in scores["ch02.add_bias_column"][1]
-    assert scores["ch02.fold_bias"][0] == "exception" and "RuntimeError: at the top" in scores["ch02.fold_bias"][1]
+    assert scores["ch02.bias_grad"][0] == "exception" and "exit status 3" in scores["ch02.bias_grad"][1]
+    assert scores["ch02.boundary_through"][0] == "exception" and "RuntimeError: at the top" in scores["ch02.boundary_through"][1]
     assert scores["ch02.place_sigmoid"][0] == "exception" and "SyntaxError" in scores["ch02.place_sigmoid"][1]
-    assert scores["ch02.fit_line"][0] == "not_defined"
-    assert scores["ch02.conv_bias_grad"][0] == "passed"
+    assert scores["ch02.ridge_with_bias"][0] == "not_defined"
+    assert scores["ch02.fold_batchnorm"][0] == "passed"
 
 
 def test_a_solution_cannot_patch_its_way_to_a_pass(tmp_path):
     nb = chapter()
-    set_solution(nb, "ch02.fit_line", (
+    set_solution(nb, "ch02.ridge_with_bias", (
         "import numpy as np\nimport cnnbook.exercises._checker as c\n"
-        "c.judge_all = lambda *a, **k: c.Verdict('ch02.fit_line', '', 'passed')\n"
+        "c.judge_all = lambda *a, **k: c.Verdict('ch02.ridge_with_bias', '', 'passed')\n"
         "c.judge = lambda *a, **k: None\nnp.isclose = lambda a, b, **k: np.ones(np.shape(b), bool)\n"
         "import math\nmath.isclose = lambda *a, **k: True\n"
-        "def fit_line(x, y):\n    return 1.0, 2.0\n"))
-    set_solution(nb, "ch02.add_bias_column", (
+        "def ridge_with_bias(X, y, lam):\n    return np.zeros(X.shape[1]), 2.0\n"))
+    set_solution(nb, "ch02.bias_grad", (
         "import numpy as np\nclass Agree(np.ndarray):\n    def __eq__(self, other):\n        return True\n"
         "    def __array_ufunc__(self, *a, **k):\n        return True\n"
-        "def add_bias_column(X):\n    return np.zeros((X.shape[0], X.shape[1] + 1), X.dtype).view(Agree)\n"))
+        "def bias_grad(dout, shape):\n    return np.zeros(shape, dout.dtype).view(Agree)\n"))
     set_solution(nb, "ch02.place_sigmoid", (
         "class Same(float):\n    def __eq__(self, other):\n        return True\n    __hash__ = float.__hash__\n"
-        "def place_sigmoid(x_star, slope):\n    return Same(0.0), Same(0.0)\n"))
+        "def place_sigmoid(x_lo, x_hi):\n    return Same(0.0), Same(0.0)\n"))
     scores = _scores(nb, tmp_path)
-    assert scores["ch02.fit_line"][0] == "values"
-    assert scores["ch02.add_bias_column"][0] in ("values", "mistake")
+    assert scores["ch02.ridge_with_bias"][0] == "values"
+    assert scores["ch02.bias_grad"][0] in ("values", "mistake")
     assert scores["ch02.place_sigmoid"][0] == "values"
-    assert scores["ch02.fold_bias"][0] == "passed"
+    assert scores["ch02.boundary_through"][0] == "passed"
 
 
 def test_a_notebook_has_a_time_limit_per_cell_and_in_all(tmp_path):
@@ -201,9 +201,9 @@ def test_a_missing_path_is_a_row_and_grading_goes_on(tmp_path):
 
 def test_totals_count_each_exercise_once_at_its_best():
     rows = [grade.Row("ann", "ch02", "(notebook)", "ran", "", ""),
-            grade.Row("ann", "ch02", "ch02.fit_line", "failed", 0, ""),
-            grade.Row("ann", "ch02", "ch02.fit_line", "passed", 1, ""),   # a second notebook
-            grade.Row("ann", "ch02", "ch02.fold_bias", "not attempted", 0, ""),
+            grade.Row("ann", "ch02", "ch02.ridge_with_bias", "failed", 0, ""),
+            grade.Row("ann", "ch02", "ch02.ridge_with_bias", "passed", 1, ""),   # a second notebook
+            grade.Row("ann", "ch02", "ch02.boundary_through", "not attempted", 0, ""),
             grade.Row("x.ipynb", "", "", "error", "", "no such file or folder")]
     assert grade.totals(rows) == [
         {"student": "ann", "points": 1, "max_points": 2, "passed": 1, "flagged": 0, "failed": 0,
@@ -254,31 +254,31 @@ def build_class(root: Path, tmp_path: Path) -> None:
     write("bob", exercises)
 
     carol = chapter()
-    del carol.cells[solution_cell(carol, "ch02.fold_bias")[1]]
-    set_solution(carol, "ch02.fit_line", "def fit_line(x, y):\n    from cnnbook.exercises import get\n"
-                                         "    return get('ch02.fit_line').reference(x, y)\n")
+    del carol.cells[solution_cell(carol, "ch02.boundary_through")[1]]
+    set_solution(carol, "ch02.ridge_with_bias", "def ridge_with_bias(X, y, lam):\n    from cnnbook.exercises import get\n"
+                                         "    return get('ch02.ridge_with_bias').reference(X, y, lam)\n")
     write("carol", carol)
 
     dave = exercise_version(tmp_path)
     insert_after_imports(dave, DAVE_CHEATS)
-    set_solution(dave, "ch02.add_bias_column",
+    set_solution(dave, "ch02.bias_grad",
                  "class Agree(np.ndarray):\n    def __eq__(self, other):\n        return True\n"
                  "    def __array_ufunc__(self, *a, **k):\n        return True\n"
-                 "def add_bias_column(X):\n    return np.zeros((X.shape[0], X.shape[1] + 1)).view(Agree)\n")
+                 "def bias_grad(dout, shape):\n    return np.zeros(shape).view(Agree)\n")
     set_solution(dave, "ch02.place_sigmoid",
                  "class Same(float):\n    def __eq__(self, other):\n        return True\n"
-                 "    __hash__ = float.__hash__\ndef place_sigmoid(x_star, slope):\n    return Same(1.0), Same(2.0)\n")
-    set_solution(dave, "ch02.fit_line", "import cnnbook.exercises._checker as c\n"
+                 "    __hash__ = float.__hash__\ndef place_sigmoid(x_lo, x_hi):\n    return Same(1.0), Same(2.0)\n")
+    set_solution(dave, "ch02.ridge_with_bias", "import cnnbook.exercises._checker as c\n"
                                         "c.judge = lambda *a, **k: None\n"
-                                        "def fit_line(x, y):\n    return 0.0, 0.0\n")
-    set_solution(dave, "ch02.conv_bias_grad", "import sys\ndef conv_bias_grad(dout):\n    sys.exit(0)\n")
+                                        "def ridge_with_bias(X, y, lam):\n    return np.zeros(X.shape[1]), 0.0\n")
+    set_solution(dave, "ch02.fold_batchnorm", "import sys\ndef fold_batchnorm(weight, bias, gamma, beta, mean, var, eps=1e-5):\n    sys.exit(0)\n")
     write("dave", dave)
 
     erin = chapter()
     insert_after_imports(erin, "import time\ntime.sleep(10**6)")
-    set_solution(erin, "ch02.fold_bias", "import time\ndef fold_bias(weight, bias):\n    time.sleep(1000)\n")
+    set_solution(erin, "ch02.boundary_through", "import time\ndef boundary_through(p, q):\n    time.sleep(1000)\n")
     set_solution(erin, "ch02.place_sigmoid",
-                 "import time\ndef place_sigmoid(x_star, slope):\n    while True:\n        try:\n"
+                 "import time\ndef place_sigmoid(x_lo, x_hi):\n    while True:\n        try:\n"
                  "            time.sleep(1)\n        except BaseException:\n            pass\n")
     write("erin", erin)
 
@@ -342,26 +342,26 @@ def test_grading_a_class(tmp_path):
             assert by[(student, exercise)] == row, (student, exercise, by[(student, exercise)])
 
     carol = {n: by[("carol", n)] for n in NAMES}
-    assert carol["ch02.fold_bias"] == ("not attempted", "0", "no check cell for this exercise")
-    assert carol["ch02.fit_line"][:2] == ("flagged", "1") and "answer key" in carol["ch02.fit_line"][2]
-    assert [carol[n] for n in NAMES if n not in ("ch02.fold_bias", "ch02.fit_line")] == [
-        passed(n) for n in NAMES if n not in ("ch02.fold_bias", "ch02.fit_line")]
+    assert carol["ch02.boundary_through"] == ("not attempted", "0", "no check cell for this exercise")
+    assert carol["ch02.ridge_with_bias"][:2] == ("flagged", "1") and "answer key" in carol["ch02.ridge_with_bias"][2]
+    assert [carol[n] for n in NAMES if n not in ("ch02.boundary_through", "ch02.ridge_with_bias")] == [
+        passed(n) for n in NAMES if n not in ("ch02.boundary_through", "ch02.ridge_with_bias")]
 
     dave = {n: by[("dave", n)] for n in NAMES}
-    assert dave["ch02.fold_bias"] == NOT_DONE
-    assert dave["ch02.add_bias_column"][:2] == ("failed", "0")
+    assert dave["ch02.boundary_through"] == NOT_DONE
+    assert dave["ch02.bias_grad"][:2] == ("failed", "0")
     assert dave["ch02.place_sigmoid"][:2] == ("failed", "0") and "wrong values" in dave["ch02.place_sigmoid"][2]
-    assert dave["ch02.fit_line"][:2] == ("failed", "0") and "wrong values" in dave["ch02.fit_line"][2]
-    assert dave["ch02.conv_bias_grad"][:2] == ("failed", "0") and "SystemExit" in dave["ch02.conv_bias_grad"][2]
+    assert dave["ch02.ridge_with_bias"][:2] == ("failed", "0") and "wrong values" in dave["ch02.ridge_with_bias"][2]
+    assert dave["ch02.fold_batchnorm"][:2] == ("failed", "0") and "SystemExit" in dave["ch02.fold_batchnorm"][2]
     assert by[("dave", "(notebook)")] == ran
 
     erin = {n: by[("erin", n)] for n in NAMES}
     assert by[("erin", "(notebook)")][:2] == ("stopped", "")
     assert "ran longer than 6 s" in by[("erin", "(notebook)")][2]
-    assert erin["ch02.fold_bias"][:2] == ("failed", "0") and erin["ch02.fold_bias"][2].startswith("took too long")
+    assert erin["ch02.boundary_through"][:2] == ("failed", "0") and erin["ch02.boundary_through"][2].startswith("took too long")
     assert erin["ch02.place_sigmoid"][:2] == ("failed", "0") and "the grader stopped it" in erin["ch02.place_sigmoid"][2]
-    assert [erin[n] for n in ("ch02.add_bias_column", "ch02.fit_line", "ch02.conv_bias_grad")] == [
-        passed(n) for n in ("ch02.add_bias_column", "ch02.fit_line", "ch02.conv_bias_grad")]
+    assert [erin[n] for n in ("ch02.bias_grad", "ch02.ridge_with_bias", "ch02.fold_batchnorm")] == [
+        passed(n) for n in ("ch02.bias_grad", "ch02.ridge_with_bias", "ch02.fold_batchnorm")]
 
     assert [by[("frank", n)] for n in NAMES] == [passed(n) for n in NAMES]
     assert by[("frank", "(notebook)")][0] in ("ran", "errors")

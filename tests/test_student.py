@@ -23,26 +23,44 @@ ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = sorted((ROOT / "chapters").glob("[0-9]*.ipynb"))
 KERNELSPEC = {"name": "python3", "display_name": "Python 3", "language": "python"}
 
-TLU = '''def tlu(x, w, b):
-    """1.0 where x @ w + b >= 0, else 0.0."""
+PERCEPTRON = '''def perceptron(X, t, epochs):
+    """Rosenblatt's rule with labels 0 and 1."""
     ### BEGIN SOLUTION
-    z = x @ w + b
-    return (z >= 0).astype(float)
+    w, b = np.zeros(X.shape[1]), 0.0
+    for _ in range(epochs):
+        for x_n, t_n in zip(X, t):
+            error = t_n - float(x_n @ w + b >= 0)
+            w, b = w + error * x_n, b + error
+    return w, float(b)
     ### END SOLUTION
 '''
-DENSE = '''def dense_forward(x, weight, bias):
+NETWORK = '''def tlu_network(x, weights, biases):
     ### BEGIN SOLUTION
-    return x @ weight.T + bias
+    for W, b in zip(weights, biases):
+        x = (x @ W.T + b >= 0).astype(float)
+    return x
     ### END SOLUTION
 '''
-COUNT = '''def mlp_param_count(layer_sizes):
-    total = 0
-    for n_in, n_out in zip(layer_sizes, layer_sizes[1:]):
+WIDTH = '''def max_hidden_width(n_in, n_out, budget):
+    per_unit = n_in + n_out + 1
+    if budget < n_out + per_unit:
         ### BEGIN SOLUTION
-        total += n_in * n_out + n_out
+        return 0
         ### END SOLUTION
-    return total
+    return (budget - n_out) // per_unit
 '''
+TRANSLATE = '''def translate(images, dx, dy):
+    ### BEGIN SOLUTION
+    out = np.zeros_like(images)
+    H, W = images.shape[-2:]
+    for i in range(H):
+        for j in range(W):
+            if 0 <= i - dy < H and 0 <= j - dx < W:
+                out[..., i, j] = images[..., i - dy, j - dx]
+    return out
+    ### END SOLUTION
+'''
+NAMES = ("ch01.perceptron", "ch01.tlu_network", "ch01.max_hidden_width", "ch01.translate")
 
 
 def _output(text):
@@ -68,10 +86,12 @@ def small_notebook():
         new_code_cell("import numpy as np\nfrom cnnbook.exercises import check\n"
                       "rng = np.random.default_rng(0)", execution_count=1),
         new_code_cell("print(np.arange(3))", execution_count=2, outputs=[_output("[0 1 2]\n")]),
-        *exercise_cells("ex-01-tlu", "A threshold logic unit", TLU, 'check("ch01.tlu", tlu)'),
-        *exercise_cells("ex-01-dense", "A dense layer", DENSE,
-                        'check("ch01.dense_forward", dense_forward)'),
-        *exercise_cells("ex-01-count", "", COUNT, 'check("ch01.mlp_param_count", mlp_param_count)'),
+        *exercise_cells("ex-01-perceptron", "The perceptron rule", PERCEPTRON,
+                        'check("ch01.perceptron", perceptron)'),
+        *exercise_cells("ex-01-network", "A network of TLUs", NETWORK,
+                        'check("ch01.tlu_network", tlu_network)'),
+        *exercise_cells("ex-01-width", "", WIDTH, 'check("ch01.max_hidden_width", max_hidden_width)'),
+        *exercise_cells("ex-01-translate", "Shifts", TRANSLATE, 'check("ch01.translate", translate)'),
     ])
 
 
@@ -115,14 +135,16 @@ def test_solutions_become_stubs(books):
     source, student = books
     solutions = [c for c in _code(nbformat.read(student, 4)) if "solution" in c.metadata.get("tags", [])]
     assert [c.source for c in solutions] == [
-        'def tlu(x, w, b):\n    """1.0 where x @ w + b >= 0, else 0.0."""\n'
-        '    raise NotImplementedError("Exercise 1.1: A threshold logic unit")\n',
-        'def dense_forward(x, weight, bias):\n'
-        '    raise NotImplementedError("Exercise 1.2: A dense layer")\n',
-        'def mlp_param_count(layer_sizes):\n    total = 0\n'
-        '    for n_in, n_out in zip(layer_sizes, layer_sizes[1:]):\n'
-        '        raise NotImplementedError("Exercise 1.3: ch01.mlp_param_count")\n'
-        '    return total\n',
+        'def perceptron(X, t, epochs):\n    """Rosenblatt\'s rule with labels 0 and 1."""\n'
+        '    raise NotImplementedError("Exercise 1.1: The perceptron rule")\n',
+        'def tlu_network(x, weights, biases):\n'
+        '    raise NotImplementedError("Exercise 1.2: A network of TLUs")\n',
+        'def max_hidden_width(n_in, n_out, budget):\n    per_unit = n_in + n_out + 1\n'
+        '    if budget < n_out + per_unit:\n'
+        '        raise NotImplementedError("Exercise 1.3: ch01.max_hidden_width")\n'
+        '    return (budget - n_out) // per_unit\n',
+        'def translate(images, dx, dy):\n'
+        '    raise NotImplementedError("Exercise 1.4: Shifts")\n',
     ]
     for cell in solutions:
         assert BEGIN not in cell.source and END not in cell.source
@@ -153,12 +175,12 @@ def test_in_place_conversion_needs_the_flag(tmp_path, capsys):
     assert student_main([str(tmp_path / "01_small.ipynb"), str(tmp_path)]) == 1
     assert student_main(["--in-place", str(tmp_path), str(tmp_path)]) == 0
     text = (tmp_path / "01_small.ipynb").read_text()
-    assert "BEGIN SOLUTION" not in text and text.count("raise NotImplementedError") == 3
+    assert "BEGIN SOLUTION" not in text and text.count("raise NotImplementedError") == 4
 
 
 def test_markers_outside_a_tagged_cell_are_an_error(tmp_path, capsys):
     nb = small_notebook()
-    nb.cells[5].metadata["tags"] = []  # the solution of tlu, untagged: it would leak
+    nb.cells[5].metadata["tags"] = []  # the solution of perceptron, untagged: it would leak
     nbformat.write(nb, tmp_path / "01_leak.ipynb")
     assert student_main([str(tmp_path), str(tmp_path / "out")]) == 1
     err = capsys.readouterr().err
@@ -177,13 +199,14 @@ def test_the_chapter_is_recorded_and_solutions_can_be_kept(books, tmp_path):
     kept = nbformat.read(tmp_path / source.name, 4)
     assert kept.metadata["cnnbook"]["version"] == "solutions"
     code = [c for c in _code(kept) if "solution" in c.metadata.get("tags", [])]
-    assert code[1].source == "def dense_forward(x, weight, bias):\n    return x @ weight.T + bias\n"
+    assert code[1].source == ("def tlu_network(x, weights, biases):\n    for W, b in zip(weights, biases):\n"
+                              "        x = (x @ W.T + b >= 0).astype(float)\n    return x\n")
     assert all(BEGIN not in c.source and END not in c.source for c in code)
 
 
 def test_missing_markers_are_an_error(tmp_path, capsys):
     nb = small_notebook()
-    nb.cells[5].source = "def tlu(x, w, b):\n    return x\n"  # tagged solution, no markers
+    nb.cells[5].source = "def perceptron(X, t, epochs):\n    return X\n"  # tagged solution, no markers
     nbformat.write(nb, tmp_path / "01_bad.ipynb")
     assert student_main([str(tmp_path), str(tmp_path / "out")]) == 1
     err = capsys.readouterr().err
@@ -207,8 +230,7 @@ def test_student_version_runs_and_every_exercise_is_not_done(books):
     grade = grade_notebook(student)
     assert grade.errors == [] and not grade.run
     assert _notebook_row(grade) == ("ran", "01_small.ipynb: every cell ran without an error")
-    assert _statuses(grade) == [("ch01.tlu", "not attempted"), ("ch01.dense_forward", "not attempted"),
-                                ("ch01.mlp_param_count", "not attempted")]
+    assert _statuses(grade) == [(n, "not attempted") for n in NAMES]
     assert all("not done yet" in r.message for r in grade.rows if r.exercise != "(notebook)")
 
 
@@ -216,30 +238,28 @@ def test_grading_the_student_version_fails(books, tmp_path):
     _, student = books
     run, grades = _grade([student], tmp_path)
     assert run.returncode == 1
-    assert _statuses(grades[0]) == [(n, "not attempted") for n in
-                                    ("ch01.tlu", "ch01.dense_forward", "ch01.mlp_param_count")]
+    assert _statuses(grades[0]) == [(n, "not attempted") for n in NAMES]
 
 
 def test_grading_the_solutions_passes(books, tmp_path):
     source, _ = books
     run, grades = _grade([source], tmp_path)
     assert run.returncode == 0, run.stdout + run.stderr
-    assert _statuses(grades[0]) == [(n, "passed") for n in
-                                    ("ch01.tlu", "ch01.dense_forward", "ch01.mlp_param_count")]
+    assert _statuses(grades[0]) == [(n, "passed") for n in NAMES]
     assert grades[0]["student"] == "chapters"
 
 
 def test_grading_reports_errors_outside_the_checks(tmp_path):
     nb = small_notebook()
     nb.cells.append(new_code_cell("1 / 0"))
-    nb.cells.append(new_code_cell('check("ch01.tlu", lambda x, w, b: None)'))  # a second check: ignored
+    nb.cells.append(new_code_cell('check("ch01.perceptron", lambda X, t, epochs: None)'))  # ignored
     path = tmp_path / "01_errors.ipynb"
     nbformat.write(nb, path)
     run, grades = _grade([path], tmp_path)
     assert run.returncode == 1
     assert len(grades[0]["errors"]) == 1 and "ZeroDivisionError" in grades[0]["errors"][0]
     assert _notebook_row(grades[0])[0] == "errors"
-    assert [status for _, status in _statuses(grades[0])] == ["passed"] * 3
+    assert [status for _, status in _statuses(grades[0])] == ["passed"] * 4
 
 
 def test_execute_in_place_with_the_venv_kernel(tmp_path):

@@ -1,10 +1,14 @@
-"""Chapter 3 exercises: leaky ReLU, the sigmoid's backward pass, a stable softmax, PReLU's
-backward pass with its learnable slope."""
+"""Chapter 3 exercises: the derivative of SiLU (an activation the table leaves out), the dead
+units of a ReLU network, PReLU's backward pass with its learnable slope, and softmax's
+backward pass, computed stably.
+
+Verdicts and hints name the kind of mistake and ask a question; none holds the code of
+the answer (tests/test_exercises_ch03.py checks this).
+"""
 from __future__ import annotations
 
 import numpy as np
 
-from ..activations import leaky_relu_forward as _leaky_relu_forward
 from ..activations import prelu_backward as _prelu_backward
 from ..activations import prelu_forward as _prelu_forward
 from ..activations import sigmoid as _sigmoid
@@ -24,193 +28,196 @@ def _quiet(fn):
     return wrapped
 
 
-# -- ch03.leaky_relu: leaky_relu(x, negative_slope) -> like x ----------------
-def leaky_relu(x, negative_slope=0.01):
-    """max(0, x) + negative_slope * min(0, x), elementwise; same shape and dtype as x."""
-    return _leaky_relu_forward(x, negative_slope=negative_slope)[0]
+def _naive_sigmoid(x):
+    return 1 / (1 + np.exp(-x))
 
 
-def _leaky_random(rng):
-    shape = tuple(int(n) for n in rng.integers(1, 6, size=rng.integers(1, 4)))
-    return case(rng.standard_normal(shape), float(rng.choice([0.01, 0.1, 0.3, 2.0])))
+_OVERFLOW = ("The exponential overflows above about 709 in float64 (88 in float32), and then "
+             "inf / inf or 0 times inf is NaN.")
 
 
-LEAKY_RELU = Exercise(
-    name="ch03.leaky_relu",
-    exact_dtype=True,  # about dtype: the reference's dtype exactly (float32 in, float32 out)
-    title="Leaky ReLU",
-    reference=leaky_relu,
-    cases=[
-        case(np.array([-2.0, -0.5, 0.0, 0.5, 2.0]), 0.1, note="a few points around 0"),
-        case(_rng.standard_normal((4, 3)), note="the default slope, 0.01"),
-        case(_rng.standard_normal((2, 3, 4, 4)), 0.2, note="a batch of feature maps (N, C, H, W)"),
-        case(_rng.standard_normal((5, 6)).astype(np.float32), 0.05, note="float32 in, float32 out"),
-        case(_rng.standard_normal(8), 0.0, note="slope 0: plain ReLU"),
-        case(_rng.standard_normal((3, 4)), 1.5, note="a slope above 1"),
-    ],
-    random_case=_leaky_random,
-    mistakes=[
-        # First: for a slope above 1 it coincides with scaling the positive side.
-        Mistake(lambda x, negative_slope=0.01: np.maximum(x, negative_slope * x),
-                "`max(x, a * x)` equals leaky ReLU only when the slope a is at most 1; "
-                "for a > 1 it picks a * x on the positive side. Use the notes' form "
-                "`max(0, x) + a * min(0, x)`, or `np.where(x > 0, x, a * x)`."),
-        Mistake(lambda x, negative_slope=0.01: np.maximum(x, 0.0 * x),
-                "It ignores `negative_slope`: that is ReLU, which sets negative inputs to 0; "
-                "leaky ReLU multiplies them by the slope instead."),
-        Mistake(lambda x, negative_slope=0.01: np.where(x > 0, negative_slope * x, x),
-                "It scales the positive side; the slope applies to negative inputs, "
-                "the positive side is x itself."),
-        Mistake(lambda x, negative_slope=0.01: np.where(x > 0, x, negative_slope),
-                "It returns the constant `negative_slope` for negative inputs; "
-                "they should be multiplied by it: `negative_slope * x`."),
-    ],
-    hints={
-        "values": "Positive inputs pass unchanged; negative ones are multiplied by "
-                  "`negative_slope`: `np.maximum(x, 0) + negative_slope * np.minimum(x, 0)`.",
-        "dtype": "Keep x's dtype: operations with a Python float do; `np.float64(...)` "
-                 "constants and `astype(float)` do not.",
-        "shape": "Leaky ReLU acts elementwise: the result has x's shape.",
-    },
-)
-
-
-# -- ch03.sigmoid_backward: sigmoid_backward(dout, x) -> dx ---------------------------
-def sigmoid_backward(dout, x):
-    """dx = dout * sigma(x) * (1 - sigma(x)), elementwise; dout and x have the same shape."""
+# -- ch03.silu_backward: silu_backward(dout, x) -> dx ---------------------------------
+def silu_backward(dout, x):
+    """SiLU (swish), f(x) = x sigma(x): dx = dout (sigma(x) + x sigma(x) (1 - sigma(x))),
+    elementwise, with the stable sigmoid. dout and x of one shape."""
     s = _sigmoid(x)
-    return dout * s * (1 - s)
+    return dout * (s + x * s * (1 - s))
 
 
-def _sigmoid_case(shape, scale=3.0, dtype=np.float64, note=""):
+def _silu_case(shape, scale=3.0, dtype=np.float64, note=""):
     return case(_rng.standard_normal(shape).astype(dtype),
                 (scale * _rng.standard_normal(shape)).astype(dtype), note=note)
 
 
-def _sigmoid_random(rng):
+def _silu_random(rng):
     shape = tuple(int(n) for n in rng.integers(1, 6, size=rng.integers(1, 4)))
     return case(rng.standard_normal(shape), 4 * rng.standard_normal(shape))
 
 
-def _sigmoid_naive(x):
-    return 1 / (1 + np.exp(-x))
-
-
-SIGMOID_BACKWARD = Exercise(
-    name="ch03.sigmoid_backward",
-    title="Backward pass of the sigmoid",
-    reference=sigmoid_backward,
-    cases=[
-        case(np.ones(5), np.array([-4.0, -1.0, 0.0, 1.0, 4.0]), note="dout = 1: the derivative itself"),
-        _sigmoid_case((4, 3)),
-        _sigmoid_case((2, 3, 4)),
-        _sigmoid_case((6,), dtype=np.float32, note="float32 in, float32 out"),
-        case(np.full(4, 2.0), np.array([-30.0, -12.0, 12.0, 30.0]), note="saturated inputs"),
-    ],
-    random_case=_sigmoid_random,
-    rtol=1e-5,  # float32 answers computed another way (e.g. via tanh) differ by a few ulp
-    atol=1e-7,
-    mistakes=[
-        Mistake(_quiet(lambda dout, x: dout * _sigmoid_naive(x)),
-                "It multiplies dout by sigma(x), the forward output; the derivative is "
-                "sigma(x) * (1 - sigma(x))."),
-        Mistake(_quiet(lambda dout, x: _sigmoid_naive(x) * (1 - _sigmoid_naive(x))),
-                "It returns the local derivative sigma'(x) but leaves out the upstream "
-                "gradient: multiply by `dout` (the chain rule)."),
-        Mistake(lambda dout, x: dout * x * (1 - x),
-                "It applies f(1 - f) to x itself; in sigma' = sigma(x) (1 - sigma(x)) the f "
-                "is the sigmoid's output, so compute s = sigma(x) first."),
-        Mistake(_quiet(lambda dout, x: dout * (1 - _sigmoid_naive(x) ** 2)),
-                "That is tanh's derivative, 1 - f^2; the sigmoid's is f (1 - f)."),
-        Mistake(_quiet(lambda dout, x: dout * _sigmoid_naive(x) * (1 + _sigmoid_naive(x))),
-                "Check the sign: sigma' = sigma(x) * (1 - sigma(x)), not (1 + sigma(x))."),
-    ],
-    hints={
-        "values": "Compute s = 1 / (1 + np.exp(-x)), then dx = dout * s * (1 - s).",
-        "dtype": "Keep the inputs' dtype: NumPy's exp and arithmetic on float32 arrays "
-                 "stay float32.",
-        "shape": "The backward pass of an elementwise function has the shape of its input.",
-    },
-)
-
-
-# -- ch03.softmax: softmax(x) -> like x, along the last axis --------------------------
-def softmax(x):
-    """e^(x_i - m) / sum_j e^(x_j - m) along the last axis, m the row's maximum."""
-    return _softmax_forward(x, dim=-1)[0]
-
-
-def _softmax_random(rng):
-    shape = tuple(int(n) for n in rng.integers(2, 6, size=rng.integers(1, 4)))
-    return case(rng.choice([1.0, 5.0, 50.0]) * rng.standard_normal(shape))
-
-
-def _softmax_axis0(x):
-    e = np.exp(x - x.max(axis=0, keepdims=True))
-    return e / e.sum(axis=0, keepdims=True)
-
-
-def _softmax_all(x):
-    e = np.exp(x - x.max())
-    return e / e.sum()
-
-
-def _softmax_global_shift(x):
-    e = np.exp(x - x.max())
-    return e / e.sum(axis=-1, keepdims=True)
-
-
-def _softmax_diagnose(c, got, expected):
-    """Name the overflow of an unshifted softmax, whatever axis it sums over."""
-    x = c.args[0]
+def _silu_diagnose(c, got, expected):
+    x = c.args[1]
     if (isinstance(got, np.ndarray) and got.shape == expected.shape
             and not np.isfinite(got).all() and np.abs(x).max() > 80):
-        return ("NaN or inf for large inputs: `np.exp` overflows above about 709 in float64 "
-                "(88 in float32), and inf / inf is NaN. Subtract each row's maximum first "
-                "(`x - x.max(axis=-1, keepdims=True)`): the softmax does not change, and the "
-                "largest exponential becomes e^0 = 1.")
+        return (f"NaN or inf for large inputs. {_OVERFLOW} Which way of writing sigma(x) "
+                f"only ever takes the exponential of a number that is not positive?")
     return None
 
 
-SOFTMAX = Exercise(
-    name="ch03.softmax",
-    title="A numerically stable softmax",
-    reference=softmax,
+SILU_BACKWARD = Exercise(
+    name="ch03.silu_backward",
+    title="The derivative of SiLU",
+    reference=silu_backward,
     cases=[
-        case(np.array([2.0, 1.0, 0.1]), note="001's example, one vector"),
-        case(_rng.standard_normal((4, 3)), note="a batch of 4 rows of 3 logits"),
-        case(_rng.standard_normal((3, 5)), note="3 rows of 5 logits"),
-        case(np.array([[1000.0, 1001.0, 1002.0], [-1000.0, -1001.0, -1002.0]]),
-             note="large logits"),
-        case(np.array([[0.0, 1.0, 2.0], [1000.0, 1001.0, 1002.0]]),
-             note="rows on very different scales"),
-        case(_rng.standard_normal((2, 3, 4)), note="(N, T, C): along the last axis"),
-        case(_rng.standard_normal((3, 4)).astype(np.float32), note="float32 in, float32 out"),
+        case(np.ones(7), np.array([-4.0, -2.0, -1.0, 0.0, 1.0, 2.0, 4.0]),
+             note="dout = 1: the derivative itself"),
+        _silu_case((4, 3)),
+        _silu_case((2, 3, 4), note="a batch of feature maps"),
+        case(np.full(6, 2.0), np.array([-1000.0, -40.0, -1.5, 1.5, 40.0, 1000.0]),
+             note="far out on both sides"),
+        _silu_case((6,), dtype=np.float32, note="float32"),
     ],
-    random_case=_softmax_random,
+    random_case=_silu_random,
     rtol=1e-5,
-    atol=1e-12,  # tiny probabilities must still be right, not rounded to 0
+    atol=1e-7,
     mistakes=[
-        Mistake(_softmax_axis0,
-                "It normalizes along the first axis (the columns); each *row* of logits "
-                "(the last axis) must sum to 1: use `axis=-1`."),
-        Mistake(_softmax_all,
-                "It normalizes over the whole array; each row (the last axis) must sum "
-                "to 1 on its own: `sum(axis=-1, keepdims=True)`."),
-        Mistake(_quiet(_softmax_global_shift),
-                "It subtracts the maximum of the whole array; a row whose values are far "
-                "below it underflows to 0 / 0. Subtract each row's own maximum: "
-                "`x.max(axis=-1, keepdims=True)`."),
+        Mistake(_quiet(lambda dout, x: dout * _naive_sigmoid(x)),
+                "It is the derivative of x times a constant sigma: f is a product of two "
+                "functions of x. Which rule differentiates a product?"),
+        Mistake(_quiet(lambda dout, x: dout * x * _naive_sigmoid(x) * (1 - _naive_sigmoid(x))),
+                "Only the term from differentiating sigma is there. By the product rule, what "
+                "does differentiating the factor x contribute?"),
+        Mistake(_quiet(lambda dout, x: _naive_sigmoid(x) * (1 + x * (1 - _naive_sigmoid(x)))),
+                "It is the local derivative f'(x), without the upstream gradient. What does the "
+                "chain rule multiply f'(x) by?"),
+        Mistake(_quiet(lambda dout, x: dout * x * _naive_sigmoid(x) * (1 - x * _naive_sigmoid(x))),
+                "It uses f (1 - f) with f the SiLU's output: that is the sigmoid's derivative "
+                "rule, which holds for sigma alone. What is the derivative of x sigma(x)?"),
+        Mistake(_quiet(lambda dout, x: dout * _naive_sigmoid(x) * (1 - x * (1 - _naive_sigmoid(x)))),
+                "The second term has the wrong sign. What is the sign of sigma'(x)?"),
+        Mistake(_quiet(lambda dout, x: dout * _naive_sigmoid(x) * (1 - _naive_sigmoid(x))),
+                "It is the sigmoid's derivative; SiLU is x times the sigmoid. What does the "
+                "extra factor x change?"),
     ],
-    diagnose=_softmax_diagnose,
+    diagnose=_silu_diagnose,
     hints={
-        "values": "Each row (last axis) must give positive numbers that sum to 1: "
-                  "exponentiate, then divide by the row's sum.",
-        "exception": "Reduce with `keepdims=True`, so that a (N, 1) maximum or sum "
-                     "broadcasts against (N, C).",
-        "nonfinite": "Subtract each row's maximum before `np.exp` so that it cannot overflow.",
-        "dtype": "Keep x's dtype: NumPy's exp and sums on float32 arrays stay float32.",
+        "mutated": "Your function changed dout or x. Which line writes into an argument "
+                   "instead of a new array?",
+        "values": "Check your derivative at x = 0 and far out: SiLU is 0 at 0 with slope 1/2, "
+                  "and for large x it is x itself. Does your formula agree?",
+        "nonfinite": "Where do you take an exponential of a large positive number? Which form of "
+                     "the sigmoid in eq. (ch03-stable) avoids it?",
+        "shape": "The backward pass of an elementwise function has the shape of its input.",
+        "dtype": "Keep a float dtype; float32 inputs may give float32 or float64.",
     },
+    hint_steps=(
+        "f(x) = x sigma(x) is a product. Differentiate it with the product rule, using the "
+        "table's derivative of sigma.",
+        "f'(x) = sigma(x) + x sigma'(x), and sigma'(x) = sigma(x) (1 - sigma(x)). The backward "
+        "pass multiplies f'(x) by dout, entry by entry.",
+        "For inputs like 1000 compute sigma(x) in the stable form of eq. (ch03-stable), or "
+        "with the package's sigmoid: then 1 - sigma(x) is 0, not NaN.",
+    ),
+)
+
+
+# -- ch03.dead_units: dead_units(x, weights, biases) -> (L,) ---------------------------
+def dead_units(x, weights, biases):
+    """The fraction of the units of each layer of a ReLU network that are dead on the batch
+    x: a <- ReLU(a W^T + b) layer by layer from a = x; a unit is dead when its
+    pre-activation is <= 0 for every example (ReLU's gradient there is 0). -> (L,) float64."""
+    a = np.asarray(x, dtype=np.float64)
+    fractions = []
+    for weight, bias in zip(weights, biases):
+        z = a @ np.asarray(weight, np.float64).T + np.asarray(bias, np.float64)   # (N, n_l)
+        fractions.append(np.mean(np.all(z <= 0, axis=0)))
+        a = np.maximum(z, 0.0)
+    return np.array(fractions)
+
+
+def _dead(is_off=lambda z: z <= 0, reduce=lambda off: np.mean(np.all(off, axis=0)),
+          relu=True):
+    def wrong(x, weights, biases):
+        a = np.asarray(x, dtype=np.float64)
+        out = []
+        for weight, bias in zip(weights, biases):
+            z = a @ weight.T + bias
+            out.append(reduce(is_off(z)))
+            a = np.maximum(z, 0.0) if relu else z
+        return np.array(out, dtype=np.float64)
+    return wrong
+
+
+def _dead_case(sizes, n, scale=1.0, shift=0.0, integers=False, dtype=np.float64, note=""):
+    if integers:
+        draw = lambda *shape: _rng.integers(-2, 3, size=shape).astype(dtype)
+    else:
+        draw = lambda *shape: (scale * _rng.standard_normal(shape)).astype(dtype)
+    weights = [draw(o, i) for i, o in zip(sizes, sizes[1:])]
+    biases = [(draw(o) + shift).astype(dtype) for o in sizes[1:]]
+    return case(draw(n, sizes[0]), weights, biases, note=note)
+
+
+def _dead_random(rng):
+    sizes = [int(s) for s in rng.integers(1, 8, size=rng.integers(2, 5))]
+    weights = [rng.standard_normal((o, i)) for i, o in zip(sizes, sizes[1:])]
+    biases = [rng.standard_normal(o) - rng.uniform(0, 2) for o in sizes[1:]]
+    return case(rng.standard_normal((int(rng.integers(1, 12)), sizes[0])), weights, biases)
+
+
+DEAD_UNITS = Exercise(
+    name="ch03.dead_units",
+    title="Dead units in a ReLU network",
+    reference=dead_units,
+    cases=[
+        _dead_case([3, 8], 6, shift=-1.0, note="one layer"),
+        _dead_case([2, 6, 6], 10, integers=True, note="whole numbers: pre-activations exactly 0"),
+        _dead_case([4, 10, 10, 5], 20, shift=-0.8, note="three layers"),
+        _dead_case([3, 5, 4], 1, note="a single example"),
+        case(np.ones((4, 2)), [-np.ones((3, 2)), np.ones((2, 3))], [np.zeros(3), np.array([0.5, 0.0])],
+             note="a first layer that is all dead"),
+        _dead_case([5, 7, 3], 8, shift=-0.5, dtype=np.float32, note="float32"),
+    ],
+    random_case=_dead_random,
+    mistakes=[
+        Mistake(_dead(is_off=lambda z: z < 0),
+                "A unit whose pre-activation is exactly 0 counts as alive in your answer. What "
+                "gradient does ReLU pass back at 0 (section 3.3)?"),
+        Mistake(_dead(reduce=lambda off: np.mean(np.all(off, axis=1))),
+                "It measures, per example, whether all units are off: the wrong axis. Which axis "
+                "of the pre-activations holds the units, and over which must a unit be off?"),
+        Mistake(_dead(reduce=lambda off: np.mean(off)),
+                "It is the fraction of (example, unit) pairs that are off. A dead unit is off "
+                "for every example: what does that ask of a whole column?"),
+        Mistake(_dead(reduce=lambda off: np.mean(np.any(off, axis=0))),
+                "It counts units that are off for at least one example; a dead unit is off for "
+                "all of them. Which of the two ends learning for the unit?"),
+        Mistake(_dead(relu=False),
+                "The next layer receives the pre-activations: the ReLU between the layers is "
+                "missing. What does the next layer see from a unit with a negative "
+                "pre-activation?"),
+        Mistake(_dead(reduce=lambda off: float(np.sum(np.all(off, axis=0)))),
+                "It counts the dead units; the exercise asks for the fraction of each layer's "
+                "units. By what do you divide?"),
+    ],
+    hints={
+        "mutated": "Your function changed an argument. Each layer's output is a new array: "
+                   "which line writes into x or a weight?",
+        "values": "Take the first failing layer: which of its units are off for every example, "
+                  "and what does your function say for them?",
+        "shape": "One number per layer: the result has as many entries as there are weight "
+                 "matrices.",
+        "exception": "Each weight matrix is stored (out, in), one row per unit. Which product "
+                     "of the batch with it gives one column per unit?",
+        "type": "Return an array with one fraction per layer.",
+    },
+    hint_steps=(
+        "Go through the layers in order: each one computes the pre-activations of all its "
+        "units for all examples, then passes their ReLU on to the next layer.",
+        "The pre-activations of a layer form a matrix with one row per example and one column "
+        "per unit. A unit is dead when its whole column is at most 0.",
+        "The fraction for a layer is the number of dead columns divided by the number of "
+        "columns. Collect one fraction per layer.",
+    ),
 )
 
 
@@ -248,6 +255,10 @@ def _prelu_dx(dout, x, weight):
     return np.where(x > 0, dout, weight.reshape(_bshape(x, weight)) * dout)
 
 
+def _prelu_dweight(dout, x):
+    return np.where(x > 0, 0.0, dout * x).sum(axis=_channel_axes(x))
+
+
 def _prelu_diagnose(c, got, expected):
     """Name the convention at the kink, x == 0 exactly."""
     dout, x, weight = c.args
@@ -258,9 +269,9 @@ def _prelu_diagnose(c, got, expected):
         return None
     off = ~np.isclose(dx, expected[0], rtol=1e-6, atol=1e-8)
     if off.any() and (x[off] == 0).all():
-        return ("dx is wrong only where x == 0 exactly, at PReLU's kink. The book (like "
-                "PyTorch) uses the negative side's slope there: pass `dout` where `x > 0` "
-                "and `weight * dout` elsewhere.")
+        return ("dx is wrong only where x is exactly 0, at PReLU's kink, where the derivative "
+                "does not exist. Which one-sided slope does the book (like PyTorch) use "
+                "there, section 3.3?")
     return None
 
 
@@ -272,7 +283,7 @@ PRELU_BACKWARD = Exercise(
         _prelu_case((4, 3), note="x (N, C): one slope per feature"),
         _prelu_case((2, 3, 4, 4), note="feature maps (N, C, H, W): one slope per channel"),
         _prelu_case((3, 2, 3, 3), zeros=True, note="some x exactly 0"),
-        _prelu_case((2, 4, 2, 3), dtype=np.float32, note="float32 in, float32 out"),
+        _prelu_case((2, 4, 2, 3), dtype=np.float32, note="float32"),
         _prelu_case((5, 1), note="a single shared slope"),
     ],
     random_case=_prelu_random,
@@ -280,37 +291,169 @@ PRELU_BACKWARD = Exercise(
     atol=1e-6,
     outputs=("dx", "dweight"),
     mistakes=[
-        Mistake(lambda dout, x, weight: (np.where(x > 0, dout, 0.0 * dout),
-                                         np.where(x > 0, 0.0, dout * x).sum(axis=_channel_axes(x))),
-                "dx is ReLU's: it blocks the gradient on the negative side; PReLU passes "
-                "`weight * dout` there (its slope is a, not 0)."),
+        Mistake(lambda dout, x, weight: (np.where(x > 0, dout, 0.0 * dout), _prelu_dweight(dout, x)),
+                "dx is ReLU's: it blocks the gradient on the negative side. What is PReLU's "
+                "slope for a negative input?"),
         Mistake(lambda dout, x, weight: (_prelu_dx(dout, x, weight),
                                          (dout * x).sum(axis=_channel_axes(x))),
-                "dweight sums dout * x over every entry; the slope only acts where x <= 0, "
-                "so only those entries contribute."),
+                "dweight collects dout times x over every entry, the positive ones too. Does the "
+                "slope a change the output where x > 0?"),
         Mistake(lambda dout, x, weight: (_prelu_dx(dout, x, weight),
                                          np.where(x > 0, 0.0, dout).sum(axis=_channel_axes(x))),
-                "dweight sums dout alone; d(a x)/da = x, so sum `dout * x` (where x <= 0)."),
+                "dweight sums dout alone. By eq. (ch03-prelu-grad), what is the derivative of "
+                "a x with respect to a?"),
         Mistake(lambda dout, x, weight: (_prelu_dx(dout, x, weight),
                                          np.where(x > 0, 0.0, dout * x).sum(axis=0)),
-                "dweight must have one entry per channel, shape (C,): a slope is shared by "
-                "every example *and* every position of its channel, so sum over all axes "
-                "but axis 1."),
+                "dweight is summed over the batch only. A slope is shared by every example and "
+                "also by every position of its channel: which axes must the sum cover?"),
         Mistake(lambda dout, x, weight: (_prelu_dx(dout, x, weight),
                                          np.where(x > 0, 0.0, dout * x).sum()),
-                "dweight must have one entry per channel, shape (C,): sum over every axis "
-                "but axis 1 (`axis=(0, 2, 3)` for (N, C, H, W)), not over everything."),
+                "dweight is one number for all channels; each channel has its own slope. Which "
+                "axis must survive the sum?"),
+        Mistake(lambda dout, x, weight: (_prelu_dx(dout, x, weight),
+                                         np.where(x > 0, 0.0, dout * x).sum(axis=_channel_axes(x))
+                                         / (x.size / x.shape[1])),
+                "dweight is averaged over the entries of a channel. Each entry changes the loss "
+                "by its own amount: do those amounts add up or average out?"),
     ],
     diagnose=_prelu_diagnose,
     hints={
-        "values": "dx = dout where x > 0, else weight * dout (weight reshaped to "
-                  "(1, C, 1, 1) to broadcast); dweight[c] = sum of dout * x over the "
-                  "entries of channel c with x <= 0.",
-        "exception": "Reshape weight so it broadcasts along axis 1: "
-                     "`weight.reshape((1, -1) + (1,) * (x.ndim - 2))`.",
-        "shape": "dx has x's shape; dweight has weight's shape (C,).",
-        "dtype": "Keep the inputs' dtype: sums of float32 arrays stay float32.",
+        "mutated": "Your function changed an argument. dx and dweight are new arrays: which "
+                   "line writes into dout or x?",
+        "values": "Check dx and dweight separately on the first failing case: which of the two "
+                  "is wrong, and on the entries with x > 0 or with x <= 0?",
+        "exception": "The slopes have shape (C,) and x has its channels on axis 1: how must the "
+                     "slopes be shaped to line up with axis 1 of x?",
+        "shape": "dx has the shape of x; dweight has the shape of weight, one entry per channel.",
+        "type": "Return a pair: dx, then dweight.",
     },
+    hint_steps=(
+        "Split the entries by the sign of x. For x > 0 PReLU is the identity; for x <= 0 it "
+        "multiplies by the slope of the entry's channel.",
+        "dx is dout times the local slope: 1 where x > 0, the channel's slope a_c elsewhere "
+        "(also at x = 0). The slopes must be laid out along axis 1 of x to multiply.",
+        "By eq. (ch03-prelu-grad), dweight for channel c adds up dout times x over every entry "
+        "of channel c with x <= 0: over all examples and all positions, one sum per channel.",
+    ),
 )
 
-EXERCISES = [LEAKY_RELU, SIGMOID_BACKWARD, SOFTMAX, PRELU_BACKWARD]
+
+# -- ch03.softmax_backward: softmax_backward(dout, x) -> dx ---------------------------
+def softmax_backward(dout, x):
+    """The gradient with respect to the logits x of p = softmax(x) along the last axis:
+    dx = p (dout - sum_k dout_k p_k), the sum along the last axis; p computed stably."""
+    p = _softmax_forward(x, dim=-1)[0]
+    return p * (dout - (dout * p).sum(axis=-1, keepdims=True))
+
+
+def _stable_p(x):
+    e = np.exp(x - x.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def _smx(dx_of, p_of=_stable_p):
+    """A wrong backward pass: ``dx_of(dout, p)`` with ``p = p_of(x)``."""
+    return _quiet(lambda dout, x: dx_of(dout, p_of(x)))
+
+
+def _naive_p(x):
+    e = np.exp(x)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def _global_shift_p(x):
+    e = np.exp(x - x.max())
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def _columns_p(x):
+    e = np.exp(x - x.max(axis=0, keepdims=True))
+    return e / e.sum(axis=0, keepdims=True)
+
+
+_RIGHT_DX = lambda dout, p: p * (dout - (dout * p).sum(axis=-1, keepdims=True))
+
+
+def _softmax_diagnose(c, got, expected):
+    """Name the overflow of a softmax without its shift (or with too small a shift)."""
+    x = c.args[1]
+    if (isinstance(got, np.ndarray) and got.shape == expected.shape
+            and not np.isfinite(got).all() and np.ptp(x, axis=-1).max() > 700):
+        return (f"NaN or inf for logits that spread far within a row. {_OVERFLOW} Shifting a "
+                f"row by a constant does not change its softmax, eq. (ch03-softmax-shift): "
+                f"which constant makes every exponent at most 0?")
+    return None
+
+
+_SPREAD = np.array([[-1000.0, -1000.0, 999.0, 1000.0], [0.0, 1.0, 2.0, 3.0]])
+
+SOFTMAX_BACKWARD = Exercise(
+    name="ch03.softmax_backward",
+    title="Backward pass of softmax",
+    reference=softmax_backward,
+    cases=[
+        case(np.array([1.0, -2.0, 0.5]), np.array([2.0, 1.0, 0.1]), note="Fu's logits, one vector"),
+        case(_rng.standard_normal((4, 5)), _rng.standard_normal((4, 5)), note="4 rows of 5 logits"),
+        case(np.ones((2, 3)), _rng.standard_normal((2, 3)),
+             note="the same upstream gradient for every class"),
+        case(_rng.standard_normal((2, 4)), _SPREAD, note="rows whose logits spread over 2000"),
+        case(_rng.standard_normal((3, 3)), 3 * _rng.standard_normal((3, 3)), note="square"),
+        case(_rng.standard_normal((2, 3, 4)), _rng.standard_normal((2, 3, 4)),
+             note="(N, T, C): along the last axis"),
+        case(_rng.standard_normal((6, 2)), _rng.standard_normal((6, 2)), note="two classes"),
+        case(_rng.standard_normal((3, 4)).astype(np.float32),
+             _rng.standard_normal((3, 4)).astype(np.float32), note="float32"),
+    ],
+    random_case=lambda rng: case(*(rng.choice([1.0, 5.0]) * rng.standard_normal(
+        (2,) + tuple(int(n) for n in rng.integers(2, 6, size=rng.integers(1, 3)))))),
+    rtol=1e-5,
+    atol=1e-6,  # float32 answers computed another way differ by a few float32 steps
+    mistakes=[
+        Mistake(_smx(lambda dout, p: dout * p * (1 - p)),
+                "Only the diagonal of the Jacobian is used, as if each p_k depended on z_k "
+                "alone. Every output of softmax depends on every logit: what is the derivative "
+                "of p_k with respect to z_j for k different from j?"),
+        Mistake(_smx(lambda dout, p: p * (dout - dout.sum(axis=-1, keepdims=True))),
+                "The sum over the classes leaves out the probabilities. The gradient for z_j "
+                "is the sum over k of dout_k times the derivative of p_k with respect to z_j: "
+                "what weight does each dout_k get in the part common to all j?"),
+        Mistake(_smx(lambda dout, p: dout - (dout * p).sum(axis=-1, keepdims=True)),
+                "A factor p_j is missing in front. The derivative of p_k with respect to z_j is "
+                "p_k ([k = j] - p_j): what do you get when you collect the terms for one j?"),
+        Mistake(_smx(lambda dout, p: p * ((dout * p).sum(axis=-1, keepdims=True) - dout)),
+                "The gradient has the wrong sign. Raising a logit raises its own probability: "
+                "which sign must the gradient for z_j have when dout favours class j?"),
+        Mistake(_smx(_RIGHT_DX, p_of=_columns_p),
+                "The softmax is taken along the first axis (the columns); each row of logits is "
+                "one example, normalised along the last axis. Which axis holds the classes?"),
+        Mistake(_smx(lambda dout, p: p * (dout - (dout * p).sum(axis=0, keepdims=True))),
+                "The sum runs along the first axis, over the examples. The classes of one "
+                "example lie along the last axis: which axis must the sum run along?"),
+        Mistake(_smx(_RIGHT_DX, p_of=_global_shift_p),
+                "It subtracts the maximum of the whole array, so a row whose logits are all far "
+                "below it gives 0 / 0. Whose maximum must each row be shifted by?"),
+    ],
+    diagnose=_softmax_diagnose,
+    hints={
+        "mutated": "Your function changed dout or x. Which line shifts or scales an argument "
+                   "in place?",
+        "values": "Check the case where dout is the same for every class: shifting all logits "
+                  "of a row together does not change p, so what must dx be there?",
+        "exception": "Does your sum over the classes keep its axis (as an axis of length 1), so "
+                     "that it lines up with the rows?",
+        "nonfinite": "Which exponential overflows? Shift each row before exponentiating, eq. "
+                     "(ch03-softmax-shift).",
+        "shape": "dx has the shape of x.",
+    },
+    hint_steps=(
+        "First compute p = softmax(x) along the last axis, shifted so that nothing overflows "
+        "(section 3.5).",
+        "By the chain rule the gradient for z_j is the sum over k of dout_k times the "
+        "derivative of p_k with respect to z_j, which is p_k ([k = j] - p_j). Split the sum "
+        "into the term k = j and the rest.",
+        "You get p_j times (dout_j minus the p-weighted sum of dout over the classes). The sum is "
+        "one number per row: keep it as an axis of length 1 so that it subtracts row by row.",
+    ),
+)
+
+EXERCISES = [SILU_BACKWARD, DEAD_UNITS, PRELU_BACKWARD, SOFTMAX_BACKWARD]
