@@ -8,7 +8,7 @@ imports and definitions of the cells before its solution, then the solution cell
 the reader's function on every case (``cnnbook.exercises.call``: results as plain data).
 It appends one JSON line per exercise to RESULTS:
 
-    {"name": "ch02.fold_bias", "setup": null, "missing": false,
+    {"name": "ch02.bias_grad", "setup": null, "missing": false,
      "outcomes": [Outcome.to_json(), ...], "printed": "It printed 3 lines: ..."}
 
 ``setup`` describes an exception of the solution cell ("timeout" when it ran out of

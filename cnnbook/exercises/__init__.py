@@ -3,7 +3,7 @@
 In a chapter, after the reader's function::
 
     from cnnbook.exercises import check
-    check("ch01.tlu", tlu)
+    check("ch01.perceptron", perceptron)
 
 runs ``tlu`` on fixed and random cases, compares it with the book's reference to a
 stated tolerance and shows a short verdict: what is wrong (not done yet, an exception and
@@ -31,7 +31,7 @@ __all__ = ["check", "hint", "evaluate", "ExerciseFailed", "Exercise", "Case", "M
 
 
 def check(name: str, fn) -> None:
-    """Grade the reader's function ``fn`` on exercise ``name`` (e.g. "ch01.tlu").
+    """Grade the reader's function ``fn`` on exercise ``name`` (e.g. "ch01.perceptron").
 
     Shows the verdict and returns None; in strict mode (CNNBOOK_STRICT=1) a failure
     raises ``ExerciseFailed``. Every chapter's exercises use it. See chapter 1.
