@@ -122,7 +122,8 @@ def dropout_rule(result, args):
     x = np.asarray(args["x"], dtype=np.float64)
     mask, _ = cnnbook.dropout_forward(np.ones(x.shape), args["p"], training=args["training"],
                                       rng=args["rng"])
-    return same(result, x * mask)
+    with np.errstate(invalid="ignore"):  # inf * 0 = NaN, as in the kernel
+        return same(result, x * mask)
 
 
 # name -> (kinds of its arguments, twin with our signature, extra keyword arguments)
@@ -303,7 +304,8 @@ def backward_entry(pair) -> Entry:
         """dx = dout * mask, the mask the forward kept (NaN where dout is)."""
         mask = args["cache"][0]
         dout = np.asarray(args["dout"], dtype=np.float64)
-        return same(result, dout.copy() if mask is None else dout * mask)
+        with np.errstate(invalid="ignore"):  # inf * 0 = NaN, as in the kernel
+            return same(result, dout.copy() if mask is None else dout * mask)
 
     return Entry(pair.backward.__name__, pair.backward, build, {"dout": "array"}, npos=2,
                  twin=None if twin is None else torch_backward,

@@ -132,16 +132,12 @@ def torch_lenet(n_classes=10, rng=None, channels=(6, 16), kernel=5, stride=1, pa
                          nn.Linear(84, n_classes))
 
 
-def _ctor(make, *keys_dropped):
+def _ctor(make):
     """A torch constructor taking our arguments: rng dropped, dtype and flags checked."""
     def twin(*args, rng=None, dtype=np.float64, bias=True, **kwargs):
         torch_dtype(dtype)
         return make(*args, bias=flag(bias), **kwargs)
     return twin
-
-
-def _plain(make):
-    return lambda *args, **kwargs: make(*args, **kwargs)
 
 
 # class -> (constructor's valid arguments, npos, kinds, probe shape, torch constructor,
@@ -348,19 +344,43 @@ def module_same(probe_shape):
     return check
 
 
+def refused_at_first_use(probe_shape):
+    """A layer built with a value that no input can take (padding=10**12): torch builds it
+    and refuses it at the first forward; so may we, with a clear error there."""
+    from sweep_core import is_clear
+
+    def check(got, want, slot, entry):
+        x = np.random.default_rng(5).standard_normal(probe_shape)
+        try:
+            load(want, got)
+            want(T(x))
+            return None  # torch can use it: ours must then give the same
+        except Exception:  # noqa: BLE001
+            pass
+        try:
+            got.forward(x)
+        except Exception as exc:  # noqa: BLE001
+            if is_clear(entry, slot, exc):
+                return "built as torch builds it, refused with a clear error at the first forward"
+        return None
+    return check
+
+
 def _probe(shape):
     return np.random.default_rng(3).standard_normal(shape)
 
 
 def _dropout_forward_rule(result, args):
     mask = type(args["self"])(args["self"].p, rng=0).forward(np.ones(np.shape(args["x"])))
-    return same(result, np.asarray(args["x"], dtype=np.float64) * mask)
+    with np.errstate(invalid="ignore"):  # inf * 0 = NaN, as in the kernel
+        return same(result, np.asarray(args["x"], dtype=np.float64) * mask)
 
 
 def _dropout_backward_rule(result, args):
     mask = args["self"]._caches[-1][0]
     dout = np.asarray(args["dout"], dtype=np.float64)
-    dx = dout if mask is None else dout * mask
+    with np.errstate(invalid="ignore"):  # inf * 0 = NaN, as in the kernel
+        dx = dout if mask is None else dout * mask
     return same(result, (dx, {}))
 
 
@@ -389,6 +409,12 @@ def _torch_backward(self, dout, _x):
     return to_numpy(grads[0]), {n: to_numpy(g) for n, g in zip(names, grads[1:])}
 
 
+BIG_STRIDE = ("a stride beyond the input leaves one window, as with stride 100 here; torch "
+              "keeps strides as 32-bit ints and refuses 10**12")
+CTOR_EQUIV = {cnnbook.MaxPool2d: {("stride", "10**12"): (100, BIG_STRIDE)},
+              cnnbook.AvgPool2d: {("stride", "10**12"): (100, BIG_STRIDE)}}
+
+
 def layer_entries(cls, spec) -> list[Entry]:
     args, npos, kinds, probe, ctor_twin, twin_of = spec
     make_args = args if callable(args) else (lambda: dict(args))
@@ -406,6 +432,8 @@ def layer_entries(cls, spec) -> list[Entry]:
     kernel_names = KERNELS_USED.get(cls, ())
     ctor = Entry(name, cls, make_args, kinds, npos=npos, twin=ctor_twin, same=module_same(probe),
                  fixed="" if kinds else f"{name}() takes no arguments",
+                 says=KERNELS_USED.get(cls, ()), deferred=refused_at_first_use(probe),
+                 equiv=CTOR_EQUIV.get(cls, {}),
                  labels={"layer0": "layer 0", "layer1": "layer 1"} if cls is cnnbook.Sequential else {})
     dropout = cls is cnnbook.Dropout
     forward = Entry(f"{name}.forward", _forward, lambda: {"self": build_module(), "x": _probe(probe)},
@@ -466,6 +494,7 @@ def module_entries() -> list[Entry]:
                              k: np.asarray(v, dtype=result[k].dtype) for k, v in args["state"].items()})))
     entries.append(Entry("Module.train", _train,
                          lambda: {"self": small(), "mode": False}, {"mode": "bool"}, npos=2,
+                         says=("Sequential.train",),
                          rule=lambda result, args: result == [bool(args["mode"])] * 3))
     entries.append(Entry("lenet", cnnbook.lenet,
                          lambda: dict(n_classes=10, rng=0, channels=(6, 16), kernel=5, stride=1,
