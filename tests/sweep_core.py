@@ -20,6 +20,7 @@ and sorts it into one of four classes:
 """
 from __future__ import annotations
 
+import io
 import math
 import re
 import warnings
@@ -28,6 +29,10 @@ from typing import Callable
 
 import numpy as np
 import torch
+from matplotlib.figure import Figure
+
+from cnnbook import optim
+from cnnbook.autograd import Value
 
 NAN, INF = float("nan"), float("inf")
 CLEAR = (TypeError, ValueError, RuntimeError, IndexError, KeyError, FileNotFoundError,
@@ -145,6 +150,48 @@ KINDS = {
                          ("function", lambda x: x)],
     "params": lambda v: [("None", None), ("3", 3), ("'w'", "w"), ("[]", []), ("[1, 2]", [1, 2])],
 }
+
+
+def _state_values(v):
+    first = next(iter(v))
+    return [("None", None), ("3", 3), ("{}", {}), ("str values", {k: "x" for k in v}),
+            ("complex", {k: np.asarray(a) + 1j for k, a in v.items()}),
+            ("nan", {k: np.full(np.shape(a), NAN) for k, a in v.items()}),
+            ("int", {k: np.round(a).astype(np.int64) for k, a in v.items()}),
+            ("ndim+1", {k: np.asarray(a)[None] for k, a in v.items()}),
+            ("missing key", {k: a for k, a in v.items() if k != first}),
+            ("extra key", {**v, "extra": np.ones(2)})]
+
+
+def _value_values(v):
+    return [(f"Value({x})", Value(float(x))) for x in ("nan", "inf", "-inf", "-1.0", "0.0", "1e300")]
+
+
+KINDS.update({  # added to the brief's list
+    "state": _state_values,
+    "value": _value_values,
+    "operand": lambda v: KINDS["float"](v) + _value_values(v) + [("[1.0]", [1.0])],
+    "betas": lambda v: [("None", None), ("'0.9'", "0.9"), ("(0.9,)", (0.9,)),
+                        ("(nan, 0.999)", (NAN, 0.999)), ("(0.9, 1.0)", (0.9, 1.0)),
+                        ("(-0.1, 0.999)", (-0.1, 0.999)), ("(0.9, 'x')", (0.9, "x"))],
+    "dict": lambda v: [("None", None), ("3", 3), ("'lr'", "lr")],
+    "ax": lambda v: [("3", 3), ("'ax'", "ax")],
+    "figsize": lambda v: [("3", 3), ("'big'", "big"), ("(0, 2)", (0, 2)), ("(-1, 2)", (-1, 2)),
+                          ("(nan, 2)", (NAN, 2)), ("(1e300, 2)", (1e300, 2))],
+    "path": lambda v: [("''", ""), ("'nonsense'", "nonsense"), ("3", 3), ("b'/tmp'", b"/tmp")],
+    "xy": lambda v: [("None", None), ("3", 3), ("'data'", "data"), ("(X,)", (v[0],)),
+                     ("(X, y[:-1])", (v[0], v[1][:-1])), ("empty", (v[0][:0], v[1][:0])),
+                     ("X nan", (np.full(np.shape(v[0]), NAN), v[1])),
+                     ("X complex", (np.asarray(v[0]) + 1j, v[1])),
+                     ("y str", (v[0], np.array(["a"] * len(v[1]))))],
+    "history": lambda v: [("None", None), ("3", 3), ("'h'", "h"), ("{}", {}),
+                          ("str losses", {"train_loss": "abc"}),
+                          ("nan losses", {"train_loss": [NAN, NAN]})],
+    "wrt": lambda v: [("'0'", "0"), ("[5]", [5]), ("[0.5]", [0.5]), ("3", 3), ("[-1]", [-1])],
+    "optimizer": lambda v: [("None", None), ("3", 3), ("'sgd'", "sgd"),
+                            ("an instance", optim.SGD([({"w": np.ones(1)}, {}, "w")]))],
+    "names": lambda v: [("3", 3), ("'abc'", "abc"), ("[]", [])],
+})
 
 
 def bad_values(kind, valid):
@@ -333,6 +380,18 @@ def _short(value) -> str:
     return repr(value)[:80]
 
 
+def panels(result, want):
+    """A Figure with ``want`` panels holding data, which renders (as a notebook would show it;
+    at 10 dpi, to be quick)."""
+    if not (isinstance(result, Figure) and sum(a.has_data() for a in result.axes) == want):
+        return False
+    buf = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a warning while drawing is a generic message too
+        result.savefig(buf, format="png", dpi=10)
+    return buf.getvalue()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
 def sweep(entries) -> list[Outcome]:
     return [outcome(e, slot, tag) for e in entries for slot, tag in bad_calls(e)]
 
@@ -347,6 +406,6 @@ def table(outcomes) -> str:
     for name, r in rows.items():
         if r["generic"] or r["silent"]:
             lines.append(f"{name:40}" + "".join(f"{r[c]:>9}" for c in CLASSES))
-    lines.append(f"{'TOTAL (' + str(len(rows)) + ' entries, ' + str(len(outcomes)) + ' calls)':40}"
+    lines.append(f"{'TOTAL (' + str(len(rows)) + ' entries, ' + str(len(outcomes)) + ' bad calls)':40}"
                  + "".join(f"{total[c]:>9}" for c in CLASSES))
     return "\n".join(lines)

@@ -1,7 +1,7 @@
 """The bad-input sweep over the whole public API (issue 8).
 
 Every public callable has an entry with a VALID call (tests/sweep_kernels.py,
-sweep_layers.py, sweep_tools.py; the kernels reuse the kernel contract's registry
+sweep_layers.py, sweep_math.py, sweep_tools.py; the kernels reuse the kernel contract's registry
 builders). From it, ONE argument at a time is replaced by each value of the standard list
 for its kind (tests/sweep_core.py: for arrays None, a str, a list of str, complex, object,
 int, bool, NaN, inf, one dimension more or less, a same-size other shape, N = 0, an
@@ -30,9 +30,10 @@ from cnnbook.module import Module
 from sweep_core import bad_calls, outcome, same, table
 from sweep_kernels import KERNEL_ENTRIES
 from sweep_layers import module_entries
+from sweep_math import math_entries
 from sweep_tools import tool_entries
 
-ENTRIES = KERNEL_ENTRIES + module_entries() + tool_entries()
+ENTRIES = KERNEL_ENTRIES + module_entries() + math_entries() + tool_entries()
 IDS = [e.id for e in ENTRIES]
 
 
