@@ -279,6 +279,9 @@ def softplus_backward(dout, cache):
     return np.where(linear, dout, dout * sigmoid(bx))
 
 
+MAX_DIMS = 64  # NumPy arrays have at most 64 dimensions
+
+
 def _check_dim(x, dim, func):
     top = max(x.ndim, 1)  # a 0-d array has dim 0 (and -1), as in PyTorch
     positive_int(dim, "dim", func, minimum=-MAX_DIMS, maximum=MAX_DIMS - 1)
@@ -286,9 +289,6 @@ def _check_dim(x, dim, func):
         raise ValueError(f"{func}: dim must be an integer >= {-top} and <= {top - 1} for x with "
                          f"{x.ndim} dimensions (x.shape={x.shape}), got {dim}")
     return int(dim)
-
-
-MAX_DIMS = 64  # NumPy arrays have at most 64 dimensions
 
 
 @nan_in_nan_out
