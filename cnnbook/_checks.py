@@ -5,6 +5,8 @@ e.g. ``conv2d_forward: weight has 3 input channels but x has 1 (x.shape=(8, 1, 2
 """
 from __future__ import annotations
 
+import functools
+import inspect
 import numbers
 import os
 
@@ -12,7 +14,8 @@ import numpy as np
 
 __all__ = [
     "as_float_array", "check_dout", "nonempty", "positive_int", "int_pair", "same_shape",
-    "real_number", "bias_vector", "fits_in_memory",
+    "real_number", "bias_vector", "fits_in_memory", "flag", "float_dtype", "function",
+    "nan_in_nan_out",
 ]
 
 
@@ -133,15 +136,59 @@ def real_number(value, name: str, func: str, *, minimum=None, maximum=None,
     return v
 
 
-def bias_vector(bias, n: int, func: str) -> np.ndarray:
+def bias_vector(bias, n: int, func: str, weight_shape=None) -> np.ndarray:
     """Check a layer's bias: a 1-D float array with one entry per output channel (its own
-    dtype kept, so that its gradient can be returned in it)."""
+    dtype kept, so that its gradient can be returned in it); ``weight_shape``, when given,
+    is quoted, since the weight says how many channels there are."""
     bias = as_float_array(bias, "bias", func, ndim=1, layout="(out_channels,)")
     if bias.shape[0] != n:
+        of_weight = "" if weight_shape is None else f" of weight.shape={tuple(weight_shape)}"
         raise ValueError(
-            f"{func}: bias must have {n} entries (one per output channel), got bias.shape={bias.shape}"
+            f"{func}: bias must have {n} entries (one per output channel{of_weight}), "
+            f"got bias.shape={bias.shape}"
         )
     return bias
+
+
+def flag(value, name: str, func: str) -> bool:
+    """True or False (NumPy's bool too), never a truthy stand-in: "no", None, 0 or 1 are a
+    TypeError, since "no" would silently mean True."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{func}: {name} must be True or False, got {value!r:.60}")
+    return bool(value)
+
+
+def float_dtype(dtype, func: str, name: str = "dtype") -> np.dtype:
+    """A layer's parameter dtype: float32 or float64 (an int dtype would truncate the
+    initial weights to zeros, a complex one is no real weight)."""
+    try:
+        resolved = None if dtype is None else np.dtype(dtype)
+    except TypeError:
+        resolved = None
+    # "is not None" first: NumPy reads a dtype compared with None as float64
+    if resolved is None or resolved.type not in (np.float32, np.float64):
+        raise TypeError(f"{func}: {name} must be np.float32 or np.float64, got {dtype!r:.60}")
+    return resolved
+
+
+def function(fn, name: str, func: str, what: str = "a function") -> None:
+    """Raise TypeError unless ``fn`` can be called."""
+    if not callable(fn):
+        raise TypeError(f"{func}: {name} must be {what}, got {type(fn).__name__} {fn!r:.40}")
+
+
+def nan_in_nan_out(kernel):
+    """Run ``kernel`` with NumPy's "invalid value" warning off: an inf or NaN in the input
+    gives NaN in the output where the arithmetic says so (inf - inf, 0 * inf), as in
+    PyTorch, which computes the same silently. Finite input never meets these cases, and
+    overflow still warns."""
+    @functools.wraps(kernel)
+    def quiet(*args, **kwargs):
+        with np.errstate(invalid="ignore"):
+            return kernel(*args, **kwargs)
+    quiet.__signature__ = inspect.signature(kernel)
+    del quiet.__wrapped__  # the kernel is this function, as far as anyone can tell
+    return quiet
 
 
 def _memory_bytes() -> int:

@@ -26,7 +26,7 @@ from typing import NamedTuple
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from ._checks import as_float_array, fits_in_memory, int_pair, positive_int
+from ._checks import as_float_array, fits_in_memory, int_pair, nan_in_nan_out, nonempty, positive_int
 
 __all__ = [
     "BLOCK_BYTES", "conv_output_size", "resolve_padding", "padded_output_size", "pad2d",
@@ -138,6 +138,7 @@ def window_view(xp, kernel_size, out_size, stride, dilation):
     return as_strided(xp, shape, strides, writeable=False)  # (N, C, kh, kw, H', W')
 
 
+@nan_in_nan_out
 def im2col(x, kernel_size, *, stride=1, padding=0, dilation=1):
     """Unfold every window into a column, as ``torch.nn.functional.unfold``.
 
@@ -148,13 +149,16 @@ def im2col(x, kernel_size, *, stride=1, padding=0, dilation=1):
     """
     func = "im2col"
     x = as_float_array(x, "x", func, ndim=4, layout="(N, C, H, W)")
+    nonempty(x, (1, 2, 3), "x", func, "number of channels, height and width")  # as torch's unfold
     kernel_size, stride, pads, dilation, out_size = _fold_args(x.shape, kernel_size, stride,
                                                                padding, dilation, func)
     view = window_view(pad2d(x, pads), kernel_size, out_size, stride, dilation)
     # reshape of a non-contiguous view copies, in the view's (row-major) order
-    return view.reshape(x.shape[0], -1, out_size[0] * out_size[1])  # (N, C*kh*kw, H'*W')
+    rows = x.shape[1] * kernel_size[0] * kernel_size[1]
+    return view.reshape(x.shape[0], rows, out_size[0] * out_size[1])  # (N, C*kh*kw, H'*W')
 
 
+@nan_in_nan_out
 def col2im(cols, output_size, kernel_size, *, stride=1, padding=0, dilation=1):
     """Fold columns back into images, adding overlaps, as ``torch.nn.functional.fold``.
 
@@ -166,15 +170,17 @@ def col2im(cols, output_size, kernel_size, *, stride=1, padding=0, dilation=1):
     cols = as_float_array(cols, "cols", func, ndim=3, layout="(N, C*kh*kw, H'*W')")
     h, w = int_pair(output_size, "output_size", func)
     kh, kw = int_pair(kernel_size, "kernel_size", func)
-    if cols.shape[1] % (kh * kw):
-        raise ValueError(f"{func}: cols.shape[1] = {cols.shape[1]} must be a multiple of "
-                         f"kh * kw = {kh * kw} (cols.shape={cols.shape})")
+    if cols.shape[1] % (kh * kw) or cols.shape[1] == 0:
+        raise ValueError(f"{func}: cols.shape[1] = {cols.shape[1]} must be a nonzero multiple of "
+                         f"kh * kw = {kh * kw} (kernel_size={kernel_size}, cols.shape={cols.shape})")
     x_shape = (cols.shape[0], cols.shape[1] // (kh * kw), h, w)
+    fits_in_memory(x_shape, "the output", func, f"output_size={output_size}")
     kernel_size, stride, pads, dilation, out_size = _fold_args(x_shape, kernel_size, stride,
                                                                padding, dilation, func)
     if cols.shape[2] != out_size[0] * out_size[1]:
         raise ValueError(f"{func}: cols.shape[2] must be H' * W' = {out_size[0]} * {out_size[1]} "
-                         f"for output_size={(h, w)}, got cols.shape={cols.shape}")
+                         f"for output_size={(h, w)}, kernel_size={kernel_size}, stride={stride}, "
+                         f"padding={padding!r}, dilation={dilation}; got cols.shape={cols.shape}")
     x = np.empty(x_shape, dtype=cols.dtype)
     _fold(cols, x, _padded_scratch(len(x), x_shape, pads, cols.dtype), pads, kernel_size,
           out_size, stride, dilation)

@@ -20,7 +20,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._checks import as_float_array, check_dout, positive_int, real_number
+from ._checks import (as_float_array, check_dout, fits_in_memory, float_dtype, nan_in_nan_out,
+                      positive_int, real_number)
 from .module import Module
 
 __all__ = [
@@ -36,27 +37,31 @@ __all__ = [
 ]
 
 
+@nan_in_nan_out
 def identity_forward(x):
     """f(x) = x. x: any shape -> ``(out, cache)``, out a copy of x. See chapter 3."""
     x = as_float_array(x, "x", "identity_forward")
     return x.copy(), (x.shape, x.dtype)
 
 
+@nan_in_nan_out
 def identity_backward(dout, cache):
     """f'(x) = 1: dx = dout, shaped like x. See chapter 3."""
     shape, dtype = cache
     return check_dout(dout, shape, dtype, "identity_backward").copy()
 
 
+@nan_in_nan_out
 def binary_step_forward(x):
     """Heaviside step, f(x) = 1 if x >= 0 else 0 (the threshold logic unit of chapter 1).
 
     x: any shape -> ``(out, cache)``, out shaped like x. See chapters 1 and 3.
     """
     x = as_float_array(x, "x", "binary_step_forward")
-    return (x >= 0).astype(x.dtype), (x.shape, x.dtype)
+    return (x >= 0).astype(x.dtype), (x.shape, x.dtype)  # NaN gives 0, as torch.heaviside
 
 
+@nan_in_nan_out
 def binary_step_backward(dout, cache):
     """f'(x) = 0 wherever it is defined (x != 0): no gradient flows, which is why a
     network of step units cannot be trained by gradient descent. dx: zeros shaped like x.
@@ -77,6 +82,7 @@ def sigmoid(x):
     return np.where(x >= 0, 1.0 / (1.0 + z), z / (1.0 + z)).astype(x.dtype, copy=False)
 
 
+@nan_in_nan_out
 def sigmoid_forward(x):
     """sigma(x) = 1 / (1 + e^-x). x: any shape -> ``(out, cache)``, out shaped like x.
     See chapter 3."""
@@ -85,6 +91,7 @@ def sigmoid_forward(x):
     return out, out
 
 
+@nan_in_nan_out
 def sigmoid_backward(dout, cache):
     """sigma'(x) = sigma(x) (1 - sigma(x)), from the cached output; dx shaped like x.
     See chapter 3."""
@@ -93,6 +100,7 @@ def sigmoid_backward(dout, cache):
     return dout * s * (1 - s)
 
 
+@nan_in_nan_out
 def tanh_forward(x):
     """tanh(x) = (e^x - e^-x) / (e^x + e^-x) = 2 / (1 + e^-2x) - 1.
 
@@ -103,6 +111,7 @@ def tanh_forward(x):
     return out, out
 
 
+@nan_in_nan_out
 def tanh_backward(dout, cache):
     """tanh'(x) = 1 - tanh(x)^2; dx shaped like x. See chapter 3."""
     t = cache
@@ -110,6 +119,7 @@ def tanh_backward(dout, cache):
     return dout * (1 - t * t)
 
 
+@nan_in_nan_out
 def arctan_forward(x):
     """f(x) = tan^-1(x), with range (-pi/2, pi/2) (``torch.atan``).
 
@@ -119,6 +129,7 @@ def arctan_forward(x):
     return np.arctan(x), x
 
 
+@nan_in_nan_out
 def arctan_backward(dout, cache):
     """f'(x) = 1 / (x^2 + 1); dx shaped like x. See chapter 3."""
     x = cache
@@ -126,6 +137,7 @@ def arctan_backward(dout, cache):
     return dout / (1 + x * x)
 
 
+@nan_in_nan_out
 def relu_forward(x):
     """ReLU(x) = max(0, x). x: any shape -> ``(out, cache)``, out shaped like x.
     See chapter 3."""
@@ -135,13 +147,16 @@ def relu_forward(x):
     return np.maximum(x, 0), (mask, x.dtype)
 
 
+@nan_in_nan_out
 def relu_backward(dout, cache):
     """ReLU'(x) = 1 if x > 0 else 0 (we take 0 at x = 0, as PyTorch does); dx shaped
     like x. See chapter 3."""
     mask, dtype = cache
-    return check_dout(dout, mask.shape, dtype, "relu_backward") * mask
+    dout = check_dout(dout, mask.shape, dtype, "relu_backward")
+    return np.where(mask, dout, 0).astype(dtype, copy=False)  # 0, not 0 * dout: NaN or inf stop here
 
 
+@nan_in_nan_out
 def leaky_relu_forward(x, *, negative_slope=0.01):
     """LeakyReLU(x) = max(0, x) + negative_slope * min(0, x) (Maas et al.; the form of Li's slides).
 
@@ -153,6 +168,7 @@ def leaky_relu_forward(x, *, negative_slope=0.01):
     return np.where(mask, x, x * slope), (mask, slope, x.dtype)
 
 
+@nan_in_nan_out
 def leaky_relu_backward(dout, cache):
     """f'(x) = 1 if x > 0 else negative_slope; dx shaped like x. See chapter 3."""
     mask, slope, dtype = cache
@@ -181,6 +197,7 @@ class PReLUCache(NamedTuple):
     weight_shape: tuple  # (1,) or (C,)
 
 
+@nan_in_nan_out
 def prelu_forward(x, weight):
     """PReLU(x) = x if x >= 0 else a * x, with learnable slope(s) a = ``weight``.
 
@@ -196,6 +213,7 @@ def prelu_forward(x, weight):
     return np.where(mask, x, a * x), PReLUCache(x, a, mask, weight.shape)
 
 
+@nan_in_nan_out
 def prelu_backward(dout, cache):
     """dx = dout if x > 0 else a * dout;  dweight = sum of dout * min(0, x) over all
     positions that share a slope. Returns ``(dx, dweight)``, dx shaped like x and
@@ -212,6 +230,7 @@ def prelu_backward(dout, cache):
     return dx.astype(x.dtype, copy=False), dweight.astype(a.dtype, copy=False)
 
 
+@nan_in_nan_out
 def elu_forward(x, *, alpha=1.0):
     """ELU(x) = x if x > 0 else alpha (e^x - 1).
 
@@ -224,6 +243,7 @@ def elu_forward(x, *, alpha=1.0):
     return out, (x > 0, neg, alpha)
 
 
+@nan_in_nan_out
 def elu_backward(dout, cache):
     """ELU'(x) = 1 if x > 0 else alpha e^x (= f(x) + alpha, the form in Chen's table);
     dx shaped like x. See chapter 3."""
@@ -232,6 +252,7 @@ def elu_backward(dout, cache):
     return np.where(mask, dout, dout * alpha * np.exp(neg))
 
 
+@nan_in_nan_out
 def softplus_forward(x, *, beta=1.0, threshold=20.0):
     """Softplus(x) = log(1 + e^(beta x)) / beta, and x itself where beta x > threshold
     (as PyTorch: there the two differ by less than e^-threshold).
@@ -249,6 +270,7 @@ def softplus_forward(x, *, beta=1.0, threshold=20.0):
     return np.where(linear, x, soft).astype(x.dtype, copy=False), (bx, linear)
 
 
+@nan_in_nan_out
 def softplus_backward(dout, cache):
     """Softplus'(x) = 1 / (1 + e^(-beta x)) = sigma(beta x) (1 above the threshold);
     dx shaped like x. See chapter 3."""
@@ -257,11 +279,19 @@ def softplus_backward(dout, cache):
     return np.where(linear, dout, dout * sigmoid(bx))
 
 
+MAX_DIMS = 64  # NumPy arrays have at most 64 dimensions
+
+
 def _check_dim(x, dim, func):
     top = max(x.ndim, 1)  # a 0-d array has dim 0 (and -1), as in PyTorch
-    return positive_int(dim, "dim", func, minimum=-top, maximum=top - 1)
+    positive_int(dim, "dim", func, minimum=-MAX_DIMS, maximum=MAX_DIMS - 1)
+    if not -top <= dim < top:
+        raise ValueError(f"{func}: dim must be an integer >= {-top} and <= {top - 1} for x with "
+                         f"{x.ndim} dimensions (x.shape={x.shape}), got {dim}")
+    return int(dim)
 
 
+@nan_in_nan_out
 def softmax_forward(x, *, dim=-1):
     """softmax(x)_i = e^(x_i) / sum_j e^(x_j) along ``dim``.
 
@@ -271,6 +301,8 @@ def softmax_forward(x, *, dim=-1):
     """
     x = as_float_array(x, "x", "softmax_forward")
     dim = _check_dim(x, dim, "softmax_forward")
+    if x.ndim == 0:  # one value: softmax 1, as torch
+        return np.ones_like(x), (np.ones_like(x), None)
     if x.shape[dim] == 0:  # nothing to normalise: an empty result, as in PyTorch
         return x.copy(), (x.copy(), dim)
     e = np.exp(x - x.max(axis=dim, keepdims=True))
@@ -278,6 +310,7 @@ def softmax_forward(x, *, dim=-1):
     return out, (out, dim)
 
 
+@nan_in_nan_out
 def softmax_backward(dout, cache):
     """dx_i = s_i (dout_i - sum_j dout_j s_j), the Jacobian diag(s) - s s^T applied to dout;
     dx shaped like x. See chapters 3 and 6."""
@@ -286,6 +319,7 @@ def softmax_backward(dout, cache):
     return s * (dout - (dout * s).sum(axis=dim, keepdims=True))
 
 
+@nan_in_nan_out
 def log_softmax_forward(x, *, dim=-1):
     """log softmax(x)_i = x_i - log sum_j e^(x_j) = (x_i - m) - log sum_j e^(x_j - m), m = max.
 
@@ -293,6 +327,8 @@ def log_softmax_forward(x, *, dim=-1):
     """
     x = as_float_array(x, "x", "log_softmax_forward")
     dim = _check_dim(x, dim, "log_softmax_forward")
+    if x.ndim == 0:  # one value: log softmax 0, as torch
+        return np.zeros_like(x), (np.zeros_like(x), None)
     if x.shape[dim] == 0:  # nothing to normalise: an empty result, as in PyTorch
         return x.copy(), (x.copy(), dim)
     shifted = x - x.max(axis=dim, keepdims=True)
@@ -300,6 +336,7 @@ def log_softmax_forward(x, *, dim=-1):
     return out, (out, dim)
 
 
+@nan_in_nan_out
 def log_softmax_backward(dout, cache):
     """dx_i = dout_i - softmax(x)_i sum_j dout_j; dx shaped like x. See chapters 3 and 6."""
     out, dim = cache
@@ -414,7 +451,8 @@ class Softmax(_Elementwise):
 
     def __init__(self, dim: int = -1):
         super().__init__()
-        self.dim = dim
+        self.dim = positive_int(dim, "dim", type(self).__name__, minimum=-MAX_DIMS,
+                                maximum=MAX_DIMS - 1)
 
     def _kwargs(self):
         return {"dim": self.dim}
@@ -437,7 +475,9 @@ class PReLU(Module):
         super().__init__()
         self.num_parameters = positive_int(num_parameters, "num_parameters", "PReLU")
         init = real_number(init, "init", "PReLU")
-        self.params["weight"] = np.full(self.num_parameters, init, dtype=dtype)
+        fits_in_memory((self.num_parameters,), "weight", "PReLU",
+                       f"num_parameters={self.num_parameters}")
+        self.params["weight"] = np.full(self.num_parameters, init, dtype=float_dtype(dtype, "PReLU"))
         self.zero_grad()
 
     def forward(self, x):

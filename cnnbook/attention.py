@@ -17,7 +17,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._checks import as_float_array, check_dout, positive_int, real_number
+from ._checks import (as_float_array, check_dout, fits_in_memory, flag, float_dtype, nan_in_nan_out,
+                      positive_int, real_number)
 from ._init import make_rng, uniform_fan_in
 from .module import Module
 
@@ -50,7 +51,7 @@ def _additive_mask(attn_mask, is_causal, L, S, dtype, func, *, true_masks=False)
     ``scaled_dot_product_attention``) or is masked where True (``true_masks=True``, as in
     ``nn.MultiheadAttention``); a float mask is returned as it is.
     """
-    if is_causal:
+    if flag(is_causal, "is_causal", func):
         if attn_mask is not None:
             raise ValueError(f"{func}: give either attn_mask or is_causal=True, not both")
         # position i may look at positions j <= i (top-left aligned when L != S, as PyTorch)
@@ -105,6 +106,7 @@ def _attend(q, k, v, scale, mask, dtypes, out=None):
     return out, AttentionCache(q, qs, k, v, weights_t, out, scale, dtypes)
 
 
+@nan_in_nan_out
 def _attend_backward(dout, cache, out=None):
     """Gradients (dq, dk, dv) in the working dtype; ``out`` may give three arrays to write
     them into."""
@@ -157,6 +159,7 @@ def _sdpa_args(q, k, v, attn_mask, is_causal, scale, func):
     return q, k, v, mask, scale, dtypes
 
 
+@nan_in_nan_out
 def scaled_dot_product_attention_forward(q, k, v, *, attn_mask=None, is_causal=False, scale=None):
     """Scaled dot-product attention, as ``torch.nn.functional.scaled_dot_product_attention``.
 
@@ -178,6 +181,7 @@ def _grads_like_inputs(cache, dq, dk, dv):
     return tuple(g.astype(t, copy=False) for g, t in zip((dq, dk, dv), cache.dtypes))
 
 
+@nan_in_nan_out
 def scaled_dot_product_attention_backward(dout, cache):
     """Gradients ``(dq, dk, dv)`` of scaled dot-product attention.
 
@@ -191,6 +195,7 @@ def scaled_dot_product_attention_backward(dout, cache):
     return _grads_like_inputs(cache, *_attend_backward(dout, cache))
 
 
+@nan_in_nan_out
 def scaled_dot_product_attention_forward_naive(q, k, v, *, attn_mask=None, is_causal=False,
                                                scale=None):
     """``scaled_dot_product_attention_forward`` with loops over the batch, the queries i
@@ -222,6 +227,7 @@ def scaled_dot_product_attention_forward_naive(q, k, v, *, attn_mask=None, is_ca
                                scale, dtypes)
 
 
+@nan_in_nan_out
 def scaled_dot_product_attention_backward_naive(dout, cache):
     """``scaled_dot_product_attention_backward`` with loops over the batch and the
     queries i, the formula written out (P the weights, row i of it p_i):
@@ -261,6 +267,7 @@ class MultiheadAttentionCache(NamedTuple):
     dtypes: tuple  # of x, in_proj_weight, in_proj_bias, out_proj_weight, out_proj_bias (None: no bias)
 
 
+@nan_in_nan_out
 def multi_head_attention_forward(x, in_proj_weight, in_proj_bias, out_proj_weight, out_proj_bias,
                                  *, num_heads, attn_mask=None):
     """Multi-head self-attention, the math of ``torch.nn.MultiheadAttention(batch_first=True)``.
@@ -330,6 +337,7 @@ def multi_head_attention_forward(x, in_proj_weight, in_proj_bias, out_proj_weigh
     return y.reshape(N, T, D), cache  # (N, T, D)
 
 
+@nan_in_nan_out
 def multi_head_attention_backward(dout, cache):
     """Gradients ``(dx, din_proj_weight, din_proj_bias, dout_proj_weight, dout_proj_bias)``
     of multi-head self-attention (a bias gradient is None when that bias was None).
@@ -376,6 +384,9 @@ class MultiheadAttention(Module):
         if embed_dim % num_heads:
             raise ValueError(f"{func}: embed_dim={embed_dim} must be divisible by "
                              f"num_heads={num_heads}")
+        bias, dtype = flag(bias, "bias", func), float_dtype(dtype, func)
+        fits_in_memory((4 * embed_dim, embed_dim), "in_proj_weight and out_proj_weight", func,
+                       f"embed_dim={embed_dim}")
         rng = make_rng(rng)
         D = embed_dim
         bound = np.sqrt(6.0 / (D + 3 * D))  # xavier_uniform: fan_in = D, fan_out = 3D

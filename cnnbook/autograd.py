@@ -19,6 +19,8 @@ import math
 import numbers
 import sys
 
+from ._checks import flag
+
 __all__ = ["Value", "draw_graph"]
 
 _MAX_EXP = math.log(sys.float_info.max)  # 709.78: e^x is the largest float there
@@ -46,6 +48,8 @@ class Value:
             raise TypeError("Value: data must be a number, got a Value (use it directly)")
         if isinstance(data, bool) or not isinstance(data, numbers.Real):
             raise TypeError(f"Value: data must be a real number, got {type(data).__name__}")
+        if not isinstance(label, str):
+            raise TypeError(f"Value: label must be a str, got {type(label).__name__} {label!r:.40}")
         self.data = float(data)
         self.grad = 0.0
         self.label = label
@@ -55,11 +59,18 @@ class Value:
 
     # -- operations: forward value + local derivative ------------------------------
     @staticmethod
-    def _lift(other) -> "Value":
-        return other if isinstance(other, Value) else Value(other)
+    def _lift(other, op: str) -> "Value":
+        """``other`` as a Value; a clear TypeError for anything but a real number or a Value
+        (Python's own "unsupported operand type(s)" would not say which operation)."""
+        if isinstance(other, Value):
+            return other
+        if isinstance(other, bool) or not isinstance(other, numbers.Real):
+            raise TypeError(f"Value.{op}: other must be a real number or a Value, "
+                            f"got {type(other).__name__} {other!r:.40}")
+        return Value(other)
 
     def __add__(self, other):
-        other = Value._lift(other)
+        other = Value._lift(other, "__add__")
         out = Value(self.data + other.data, _prev=(self, other), _op="+")
 
         def _backward():  # d(a + b)/da = d(a + b)/db = 1: the gradient is copied
@@ -69,7 +80,7 @@ class Value:
         return out
 
     def __mul__(self, other):
-        other = Value._lift(other)
+        other = Value._lift(other, "__mul__")
         out = Value(self.data * other.data, _prev=(self, other), _op="*")
 
         def _backward():  # d(ab)/da = b, d(ab)/db = a: the inputs swap roles
@@ -136,8 +147,9 @@ class Value:
     def relu(self):
         out = Value(max(self.data, 0.0), _prev=(self,), _op="relu")
 
-        def _backward():  # 1 where a > 0, else 0 (0 at a = 0, as PyTorch)
-            self.grad += (self.data > 0) * out.grad
+        def _backward():  # 1 where a > 0, else 0 (0 at a = 0; NaN passes it on, as PyTorch)
+            if not self.data <= 0:
+                self.grad += out.grad
         out._backward = _backward
         return out
 
@@ -150,7 +162,7 @@ class Value:
         return out
 
     def __sub__(self, other):
-        other = Value._lift(other)
+        other = Value._lift(other, "__sub__")
         out = Value(self.data - other.data, _prev=(self, other), _op="-")
 
         def _backward():
@@ -160,7 +172,7 @@ class Value:
         return out
 
     def __truediv__(self, other):
-        other = Value._lift(other)
+        other = Value._lift(other, "__truediv__")
         if other.data == 0:
             raise ZeroDivisionError(f"Value.__truediv__: division by zero ({self.data:g} / "
                                     f"{other.data:g}), as with Python floats")
@@ -174,16 +186,16 @@ class Value:
 
     # the reflected forms, 2 * a etc., reuse the rules above
     def __radd__(self, other):
-        return Value._lift(other) + self
+        return Value._lift(other, "__radd__") + self
 
     def __rmul__(self, other):
-        return Value._lift(other) * self
+        return Value._lift(other, "__rmul__") * self
 
     def __rsub__(self, other):
-        return Value._lift(other) - self
+        return Value._lift(other, "__rsub__") - self
 
     def __rtruediv__(self, other):
-        return Value._lift(other) / self
+        return Value._lift(other, "__rtruediv__") / self
 
     # -- the backward pass ---------------------------------------------------------
     def topological_order(self) -> list["Value"]:
@@ -235,6 +247,11 @@ def draw_graph(root: Value, *, ax=None, show_grad: bool = True, figsize=None):
     """
     if not isinstance(root, Value):
         raise TypeError(f"draw_graph: root must be a Value, got {type(root).__name__}")
+    from ._figure import check_axes, check_figsize
+    check_axes(ax, "draw_graph")
+    show_grad = flag(show_grad, "show_grad", "draw_graph")
+    if figsize is not None:
+        check_figsize(figsize, "draw_graph")
     # imported here so that the engine itself does not need matplotlib
     from matplotlib.patches import Circle, FancyBboxPatch
 

@@ -19,7 +19,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._checks import as_float_array, check_dout, positive_int, real_number
+from ._checks import (as_float_array, check_dout, fits_in_memory, flag, float_dtype, nan_in_nan_out,
+                      positive_int, real_number)
 from .module import Module
 
 __all__ = ["batch_norm_forward", "batch_norm_backward", "batch_norm_forward_naive",
@@ -95,7 +96,7 @@ def _scaled_statistics(x3, M, eps):
         return mean_s * s, var_s * s * s, inv_std
 
 
-def _batch_norm_args(x, running_mean, running_var, weight, bias, momentum, eps, func):
+def _batch_norm_args(x, running_mean, running_var, weight, bias, training, momentum, eps, func):
     """Check batch norm's arguments; returns x, the four vectors (or None) and the numbers."""
     x = as_float_array(x, "x", func)
     if x.ndim < 2:
@@ -110,11 +111,17 @@ def _batch_norm_args(x, running_mean, running_var, weight, bias, momentum, eps, 
             got = arr.dtype if isinstance(arr, np.ndarray) else type(arr).__name__
             raise TypeError(f"{func}: {name} must be a floating NumPy array (it is updated in "
                             f"place), got {got}")
+    if (running_mean is None) != (running_var is None):
+        given, missing = (("running_var", "running_mean") if running_mean is None
+                          else ("running_mean", "running_var"))
+        raise ValueError(f"{func}: running_mean and running_var must both be arrays or both be "
+                         f"None (as in torch), got {given} with {missing}=None")
     running_mean = _vector(running_mean, "running_mean", func, C, x, "channels")
     running_var = _vector(running_var, "running_var", func, C, x, "channels")
     momentum = real_number(momentum, "momentum", func, minimum=0, maximum=1)
     eps = real_number(eps, "eps", func, minimum=0, open_min=True)  # > 0, as torch in training
-    return x, running_mean, running_var, weight, bias, momentum, eps
+    training = flag(training, "training", func)  # "no" or "eval" would be truthy: training
+    return x, running_mean, running_var, weight, bias, training, momentum, eps
 
 
 def _update_running(running_mean, running_var, mean, var, M, momentum):
@@ -135,6 +142,7 @@ def _need_two_values(M, x, func):
         )
 
 
+@nan_in_nan_out
 def batch_norm_forward(x, running_mean, running_var, weight=None, bias=None, *,
                        training=False, momentum=0.1, eps=1e-5):
     """Batch normalization, as ``torch.nn.functional.batch_norm`` (same arguments, order
@@ -152,11 +160,9 @@ def batch_norm_forward(x, running_mean, running_var, weight=None, bias=None, *,
     running_var. Returns ``(y, cache)``, y shaped like x and in x's dtype. See chapter 7.
     """
     func = "batch_norm_forward"
-    x, running_mean, running_var, weight, bias, momentum, eps = _batch_norm_args(
-        x, running_mean, running_var, weight, bias, momentum, eps, func)
+    x, running_mean, running_var, weight, bias, training, momentum, eps = _batch_norm_args(
+        x, running_mean, running_var, weight, bias, training, momentum, eps, func)
     N, C = x.shape[:2]
-    if not isinstance(training, (bool, np.bool_)):  # "no" or "eval" would be truthy: training
-        raise TypeError(f"{func}: training must be True or False, got {training!r}")
     if training and 0 in x.shape[:1] + x.shape[2:]:  # no values: as torch, an empty output
         zeros, ones = np.zeros(C), np.ones(C)  # and the running statistics stay as they are
         return batch_norm_forward(x, zeros, ones, weight, bias, training=False, eps=eps)
@@ -210,6 +216,7 @@ def batch_norm_forward(x, running_mean, running_var, weight=None, bias=None, *,
     return out.reshape(x.shape), cache  # (N, C, H, W), like x
 
 
+@nan_in_nan_out
 def batch_norm_backward(dout, cache):
     """Gradients of batch normalization: ``(dx, dweight, dbias)``.
 
@@ -256,6 +263,7 @@ def batch_norm_backward(dout, cache):
             None if cache.bias_dtype is None else dbias.astype(cache.bias_dtype))
 
 
+@nan_in_nan_out
 def batch_norm_forward_naive(x, running_mean, running_var, weight=None, bias=None, *,
                              training=False, momentum=0.1, eps=1e-5):
     """``batch_norm_forward`` with a loop over the channels and the formula written out:
@@ -268,10 +276,12 @@ def batch_norm_forward_naive(x, running_mean, running_var, weight=None, bias=Non
     reading and for checking the fast one. See chapter 7.
     """
     func = "batch_norm_forward_naive"
-    x, running_mean, running_var, weight, bias, momentum, eps = _batch_norm_args(
-        x, running_mean, running_var, weight, bias, momentum, eps, func)
+    x, running_mean, running_var, weight, bias, training, momentum, eps = _batch_norm_args(
+        x, running_mean, running_var, weight, bias, training, momentum, eps, func)
     N, C = x.shape[:2]
-    x3 = x.reshape(N, C, -1)  # (N, C, L): the values of channel c are x3[:, c, :]
+    if training and 0 in x.shape[:1] + x.shape[2:]:  # no values: an empty output, as the fast one
+        return batch_norm_forward_naive(x, np.zeros(C), np.ones(C), weight, bias, eps=eps)
+    x3 = x.reshape(N, C, int(np.prod(x.shape[2:])))  # (N, C, L): channel c is x3[:, c, :]
     M = N * x3.shape[2]
     if training:
         _need_two_values(M, x, func)
@@ -301,6 +311,7 @@ def batch_norm_forward_naive(x, running_mean, running_var, weight=None, bias=Non
     return out.reshape(x.shape), cache
 
 
+@nan_in_nan_out
 def batch_norm_backward_naive(dout, cache):
     """``batch_norm_backward`` with a loop over the channels, the formula written out:
 
@@ -351,8 +362,12 @@ class _BatchNorm(Module):
         super().__init__()
         name = type(self).__name__
         self.num_features = positive_int(num_features, "num_features", name)
-        self.eps = real_number(eps, "eps", name, minimum=0)
+        self.eps = real_number(eps, "eps", name, minimum=0, open_min=True)  # as the kernel
         self.momentum = real_number(momentum, "momentum", name, minimum=0, maximum=1)
+        affine = flag(affine, "affine", name)
+        track_running_stats = flag(track_running_stats, "track_running_stats", name)
+        dtype = float_dtype(dtype, name)
+        fits_in_memory((num_features,), "weight", name, f"num_features={num_features}")
         if affine:
             self.params["weight"] = np.ones(num_features, dtype)
             self.params["bias"] = np.zeros(num_features, dtype)

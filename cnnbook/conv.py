@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import (as_float_array, bias_vector, check_dout, int_pair, nonempty,
-                      positive_int)
+from ._checks import (as_float_array, bias_vector, check_dout, fits_in_memory, flag, float_dtype,
+                      int_pair, nan_in_nan_out, nonempty, positive_int)
 from ._im2col import (ConvCache, conv_core, conv_grads, conv_output_size, pad2d,
                       padded_output_size, resolve_padding)
 from ._init import uniform_fan_in
@@ -45,7 +45,7 @@ def _conv2d_args(x, weight, bias, stride, padding, dilation, func, pads=None):
         )
     dtypes = [x.dtype, weight.dtype]
     if bias is not None:
-        bias = bias_vector(bias, weight.shape[0], func)
+        bias = bias_vector(bias, weight.shape[0], func, weight.shape)
         dtypes.append(bias.dtype)
     dtype = np.result_type(*dtypes)
     stride = int_pair(stride, "stride", func)
@@ -59,6 +59,7 @@ def _conv2d_args(x, weight, bias, stride, padding, dilation, func, pads=None):
     return cache, None if bias is None else bias.astype(dtype, copy=False)
 
 
+@nan_in_nan_out
 def conv2d_forward(x, weight, bias=None, *, stride=1, padding=0, dilation=1):
     """2-D convolution (cross-correlation) of a batch, as ``torch.nn.functional.conv2d``.
 
@@ -84,6 +85,7 @@ def _grads_like_inputs(cache, dx, dweight, dbias):
             None if dbias is None else dbias.astype(cache.bias_dtype, copy=False))
 
 
+@nan_in_nan_out
 def conv2d_backward(dout, cache):
     """Gradients of ``conv2d_forward``: returns ``(dx, dweight, dbias)``.
 
@@ -100,6 +102,7 @@ def conv2d_backward(dout, cache):
     return _grads_like_inputs(cache, dx, dweight, dbias)
 
 
+@nan_in_nan_out
 def conv2d_forward_naive(x, weight, bias=None, *, stride=1, padding=0, dilation=1):
     """``conv2d_forward`` with explicit loops over images, filters and output pixels.
 
@@ -127,6 +130,7 @@ def conv2d_forward_naive(x, weight, bias=None, *, stride=1, padding=0, dilation=
     return out, cache
 
 
+@nan_in_nan_out
 def conv2d_backward_naive(dout, cache):
     """``conv2d_backward`` with loops: each output pixel adds its share to dx and dweight.
 
@@ -155,6 +159,7 @@ def conv2d_backward_naive(dout, cache):
 
 
 # -- 1-D ---------------------------------------------------------------------------------
+@nan_in_nan_out
 def conv1d_forward(x, weight, bias=None, *, stride=1, padding=0, dilation=1, causal=False):
     """1-D convolution of a batch of sequences, as ``torch.nn.functional.conv1d``.
 
@@ -179,17 +184,7 @@ def conv1d_forward(x, weight, bias=None, *, stride=1, padding=0, dilation=1, cau
     stride = positive_int(stride, "stride", func)
     dilation = positive_int(dilation, "dilation", func)
     k = weight.shape[2]
-    if causal:
-        if not (isinstance(padding, int) and padding == 0):
-            raise ValueError(f"{func}: causal=True pads on the left by itself, so padding must "
-                             f"be 0, got padding={padding!r}")
-        pad_lr = (dilation * (k - 1), 0)
-    else:
-        if isinstance(padding, (tuple, list)):
-            raise TypeError(f"{func}: padding must be an int, 'valid', 'same' or 'full', "
-                            f"got {padding!r}")
-        _, pad_lr = resolve_padding(padding if isinstance(padding, str) else (0, padding),
-                                    (1, k), (1, stride), (1, dilation), func)
+    pad_lr = _conv1d_padding(padding, k, stride, dilation, flag(causal, "causal", func), func)
     extent = dilation * (k - 1) + 1
     if x.shape[2] + sum(pad_lr) < extent:
         raise ValueError(
@@ -202,6 +197,23 @@ def conv1d_forward(x, weight, bias=None, *, stride=1, padding=0, dilation=1, cau
     return out[:, :, 0, :], cache  # (N, O, L')
 
 
+@nan_in_nan_out
+def _conv1d_padding(padding, k, stride, dilation, causal, func):
+    """(left, right) zeros of a 1-D convolution: d (k - 1) on the left when causal."""
+    if causal:
+        if not (isinstance(padding, int) and not isinstance(padding, bool) and padding == 0):
+            raise ValueError(f"{func}: causal=True pads on the left by itself, so padding must "
+                             f"be 0, got padding={padding!r}")
+        return dilation * (k - 1), 0
+    if isinstance(padding, (tuple, list)):
+        raise TypeError(f"{func}: padding must be an int, 'valid', 'same' or 'full', "
+                        f"got {padding!r}")
+    _, pad_lr = resolve_padding(padding if isinstance(padding, str) else (0, padding),
+                                (1, k), (1, stride), (1, dilation), func)
+    return pad_lr
+
+
+@nan_in_nan_out
 def conv1d_backward(dout, cache):
     """Gradients of ``conv1d_forward``: ``(dx (N, C, L), dweight (O, C, K), dbias (O,) or
     None)`` from dout (N, O, L'), each typed like its input. See chapter 5."""
@@ -217,7 +229,7 @@ def _single_2d(a, k, mode, func):
     k = as_float_array(k, "k", func, ndim=2, layout="(kh, kw)")
     nonempty(a, (0, 1), "a", func, "height and width")
     nonempty(k, (0, 1), "k", func, "kernel size")
-    if mode not in ("valid", "same", "full"):
+    if not isinstance(mode, str) or mode not in ("valid", "same", "full"):
         raise ValueError(f"{func}: mode must be 'valid', 'same' or 'full', got {mode!r}")
     if mode == "valid" and (k.shape[0] > a.shape[0] or k.shape[1] > a.shape[1]):
         raise ValueError(f"{func}: in mode 'valid' the kernel must fit inside a, "
@@ -226,6 +238,7 @@ def _single_2d(a, k, mode, func):
     return a.astype(dtype, copy=False), k.astype(dtype, copy=False)
 
 
+@nan_in_nan_out
 def correlate2d(a, k, mode="valid"):
     """Cross-correlation of one 2-D array with a kernel (what conv layers compute).
 
@@ -242,6 +255,7 @@ def correlate2d(a, k, mode="valid"):
     return conv_core(a[None, None], k[None, None], pads, (1, 1), (1, 1))[0, 0]
 
 
+@nan_in_nan_out
 def convolve2d(a, k, mode="valid"):
     """True 2-D convolution: correlation with the kernel rotated by 180 degrees.
 
@@ -266,11 +280,19 @@ class Conv2d(Module):
     def __init__(self, in_channels: int, out_channels: int, kernel_size, *, stride=1, padding=0,
                  dilation=1, bias: bool = True, rng=None, dtype=np.float32):
         super().__init__()
-        self.in_channels = positive_int(in_channels, "in_channels", "Conv2d")
-        self.out_channels = positive_int(out_channels, "out_channels", "Conv2d")
-        self.kernel_size = int_pair(kernel_size, "kernel_size", "Conv2d")
+        func = "Conv2d"
+        self.in_channels = positive_int(in_channels, "in_channels", func)
+        self.out_channels = positive_int(out_channels, "out_channels", func)
+        self.kernel_size = int_pair(kernel_size, "kernel_size", func)
+        # checked here, so that a bad one is refused when the layer is built
+        resolve_padding(padding, self.kernel_size, int_pair(stride, "stride", func),
+                        int_pair(dilation, "dilation", func), func)
         self.stride, self.padding, self.dilation = stride, padding, dilation
+        bias, dtype = flag(bias, "bias", func), float_dtype(dtype, func)
         kh, kw = self.kernel_size
+        fits_in_memory((out_channels, in_channels, kh, kw), "weight", func,
+                       f"in_channels={in_channels}, out_channels={out_channels}, "
+                       f"kernel_size={kernel_size}")
         fan_in = in_channels * kh * kw
         self.params["weight"] = uniform_fan_in((out_channels, in_channels, kh, kw), fan_in, rng,
                                                dtype)
@@ -304,10 +326,17 @@ class Conv1d(Module):
                  padding=0, dilation=1, causal: bool = False, bias: bool = True, rng=None,
                  dtype=np.float32):
         super().__init__()
-        self.in_channels = positive_int(in_channels, "in_channels", "Conv1d")
-        self.out_channels = positive_int(out_channels, "out_channels", "Conv1d")
-        self.kernel_size = positive_int(kernel_size, "kernel_size", "Conv1d")
+        func = "Conv1d"
+        self.in_channels = positive_int(in_channels, "in_channels", func)
+        self.out_channels = positive_int(out_channels, "out_channels", func)
+        self.kernel_size = positive_int(kernel_size, "kernel_size", func)
+        _conv1d_padding(padding, self.kernel_size, positive_int(stride, "stride", func),
+                        positive_int(dilation, "dilation", func), flag(causal, "causal", func), func)
         self.stride, self.padding, self.dilation, self.causal = stride, padding, dilation, causal
+        bias, dtype = flag(bias, "bias", func), float_dtype(dtype, func)
+        fits_in_memory((out_channels, in_channels, kernel_size), "weight", func,
+                       f"in_channels={in_channels}, out_channels={out_channels}, "
+                       f"kernel_size={kernel_size}")
         fan_in = in_channels * kernel_size
         self.params["weight"] = uniform_fan_in((out_channels, in_channels, kernel_size), fan_in,
                                                rng, dtype)

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import (as_float_array, bias_vector, check_dout, fits_in_memory, int_pair, nonempty,
-                      positive_int)
+from ._checks import (as_float_array, bias_vector, check_dout, fits_in_memory, flag, float_dtype,
+                      int_pair, nan_in_nan_out, nonempty, positive_int)
 from ._im2col import ConvCache, conv_core, conv_grads
 from ._init import uniform_fan_in
 from .module import Module
@@ -24,6 +24,7 @@ from .module import Module
 __all__ = ["conv_transpose2d_forward", "conv_transpose2d_backward", "ConvTranspose2d"]
 
 
+@nan_in_nan_out
 def conv_transpose2d_forward(x, weight, bias=None, *, stride=1, padding=0, output_padding=0,
                              dilation=1):
     """Transposed 2-D convolution, as ``torch.nn.functional.conv_transpose2d``.
@@ -47,7 +48,7 @@ def conv_transpose2d_forward(x, weight, bias=None, *, stride=1, padding=0, outpu
         )
     dtypes = [x.dtype, weight.dtype]
     if bias is not None:
-        bias = bias_vector(bias, weight.shape[1], func)
+        bias = bias_vector(bias, weight.shape[1], func, weight.shape)
         dtypes.append(bias.dtype)
     dtype = np.result_type(*dtypes)
     stride = int_pair(stride, "stride", func)
@@ -85,6 +86,7 @@ def conv_transpose2d_forward(x, weight, bias=None, *, stride=1, padding=0, outpu
     return out, cache
 
 
+@nan_in_nan_out
 def conv_transpose2d_backward(dout, cache):
     """Gradients of ``conv_transpose2d_forward``: ``(dx, dweight, dbias)``.
 
@@ -120,9 +122,22 @@ class ConvTranspose2d(Module):
         self.in_channels = positive_int(in_channels, "in_channels", func)
         self.out_channels = positive_int(out_channels, "out_channels", func)
         self.kernel_size = int_pair(kernel_size, "kernel_size", func)
+        # checked here, so that a bad one is refused when the layer is built
+        strides, dilations = int_pair(stride, "stride", func), int_pair(dilation, "dilation", func)
+        int_pair(padding, "padding", func, minimum=0)
+        for op, s, d in zip(int_pair(output_padding, "output_padding", func, minimum=0), strides,
+                            dilations):
+            if op >= max(s, d):
+                raise ValueError(f"{func}: output_padding must be smaller than stride or dilation, "
+                                 f"got output_padding={output_padding} with stride={stride}, "
+                                 f"dilation={dilation}")
         self.stride, self.padding = stride, padding
         self.output_padding, self.dilation = output_padding, dilation
+        bias, dtype = flag(bias, "bias", func), float_dtype(dtype, func)
         kh, kw = self.kernel_size
+        fits_in_memory((in_channels, out_channels, kh, kw), "weight", func,
+                       f"in_channels={in_channels}, out_channels={out_channels}, "
+                       f"kernel_size={kernel_size}")
         fan_in = out_channels * kh * kw  # torch: weight.size(1) * receptive field
         self.params["weight"] = uniform_fan_in((in_channels, out_channels, kh, kw), fan_in, rng,
                                                dtype)

@@ -3,13 +3,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import as_float_array, check_dout, positive_int
+from ._checks import (as_float_array, check_dout, fits_in_memory, flag, float_dtype,
+                      nan_in_nan_out, positive_int)
 from ._init import uniform_fan_in
 from .module import Module
 
 __all__ = ["dense_forward", "dense_backward", "Dense"]
 
 
+@nan_in_nan_out
 def dense_forward(x, weight, bias=None):
     """Affine map of a batch, as ``torch.nn.functional.linear``.
 
@@ -31,13 +33,14 @@ def dense_forward(x, weight, bias=None):
         bias = as_float_array(bias, "bias", func, ndim=1, layout="(out_features,)")
         if bias.shape[0] != weight.shape[0]:
             raise ValueError(
-                f"{func}: bias must have {weight.shape[0]} entries (one per output feature), "
-                f"got bias.shape={bias.shape}"
+                f"{func}: bias must have {weight.shape[0]} entries (one per output feature of "
+                f"weight.shape={weight.shape}), got bias.shape={bias.shape}"
             )
         y = y + bias
     return y, (x, weight, None if bias is None else bias.dtype)
 
 
+@nan_in_nan_out
 def dense_backward(dout, cache):
     """Gradients of the dense layer (chapter 4, Chidiac's §2.2).
 
@@ -64,6 +67,9 @@ class Dense(Module):
         super().__init__()
         self.in_features = positive_int(in_features, "in_features", "Dense")
         self.out_features = positive_int(out_features, "out_features", "Dense")
+        bias, dtype = flag(bias, "bias", "Dense"), float_dtype(dtype, "Dense")
+        fits_in_memory((out_features, in_features), "weight", "Dense",
+                       f"in_features={in_features}, out_features={out_features}")
         self.params["weight"] = uniform_fan_in((out_features, in_features), in_features, rng, dtype)
         if bias:
             self.params["bias"] = uniform_fan_in((out_features,), in_features, rng, dtype)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import as_float_array, check_dout, real_number
+from ._checks import as_float_array, check_dout, flag, nan_in_nan_out, real_number
 from ._init import make_rng
 from .module import Module
 
@@ -28,6 +28,7 @@ def _check_p(p, func):
     return real_number(p, "p", func, minimum=0, maximum=1)
 
 
+@nan_in_nan_out
 def dropout_forward(x, p=0.5, *, training=True, rng=None):
     """Inverted dropout, as ``torch.nn.functional.dropout``.
 
@@ -43,9 +44,7 @@ def dropout_forward(x, p=0.5, *, training=True, rng=None):
     func = "dropout_forward"
     x = as_float_array(x, "x", func)
     p = _check_p(p, func)
-    if not isinstance(training, (bool, np.bool_)):  # "no" or "eval" would be truthy: training
-        raise TypeError(f"{func}: training must be True or False, got {training!r}")
-    if not training or p == 0.0:
+    if not flag(training, "training", func) or p == 0.0:  # "no" would be truthy: training
         return x.copy(), (None, x.shape, x.dtype)
     if p == 1.0:
         mask = np.zeros_like(x)
@@ -58,6 +57,7 @@ def dropout_forward(x, p=0.5, *, training=True, rng=None):
     return x * mask, (mask, x.shape, x.dtype)
 
 
+@nan_in_nan_out
 def dropout_backward(dout, cache):
     """dx = dout * mask / (1 - p) (the same mask as the forward); dx = dout at inference.
     dout and dx are shaped like x. See chapter 6."""

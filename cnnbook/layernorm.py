@@ -15,7 +15,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._checks import as_float_array, check_dout, fits_in_memory, positive_int, real_number
+from ._checks import (as_float_array, check_dout, fits_in_memory, flag, float_dtype, nan_in_nan_out,
+                      positive_int, real_number)
 from .module import Module
 
 __all__ = ["layer_norm_forward", "layer_norm_backward", "LayerNorm", "LayerNormCache"]
@@ -47,6 +48,7 @@ def _row_dots(a, b):
     return (a[:, None, :] @ b[:, :, None])[:, 0, 0]  # (B,)
 
 
+@nan_in_nan_out
 def layer_norm_forward(x, normalized_shape, weight=None, bias=None, *, eps=1e-5):
     """Layer normalization, as ``torch.nn.functional.layer_norm``.
 
@@ -89,6 +91,7 @@ def layer_norm_forward(x, normalized_shape, weight=None, bias=None, *, eps=1e-5)
     return out.reshape(x.shape), cache  # (..., *normalized_shape), like x
 
 
+@nan_in_nan_out
 def layer_norm_backward(dout, cache):
     """Gradients of layer normalization: ``(dx, dweight, dbias)``.
 
@@ -128,9 +131,9 @@ class LayerNorm(Module):
         fits_in_memory(self.normalized_shape, "weight", "LayerNorm",
                        f"normalized_shape={self.normalized_shape}")
         self.eps = real_number(eps, "eps", "LayerNorm", minimum=0)
-        for name, flag in (("elementwise_affine", elementwise_affine), ("bias", bias)):
-            if not isinstance(flag, (bool, np.bool_)):
-                raise TypeError(f"LayerNorm: {name} must be True or False, got {flag!r}")
+        elementwise_affine = flag(elementwise_affine, "elementwise_affine", "LayerNorm")
+        bias = flag(bias, "bias", "LayerNorm")
+        dtype = float_dtype(dtype, "LayerNorm")
         if elementwise_affine:
             self.params["weight"] = np.ones(self.normalized_shape, dtype)
             if bias:

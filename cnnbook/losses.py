@@ -10,9 +10,12 @@ in the prediction's dtype.
 """
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
-from ._checks import as_float_array, fits_in_memory, positive_int, real_number, same_shape
+from ._checks import (as_float_array, fits_in_memory, nan_in_nan_out, positive_int, real_number,
+                      same_shape)
 from .activations import sigmoid
 
 __all__ = [
@@ -31,6 +34,7 @@ def _pair(input, target, func):
     return input, target
 
 
+@nan_in_nan_out
 def mse_loss(input, target):
     """Mean squared error, L = (1/n) sum_i (p_i - t_i)^2 over all n entries (``F.mse_loss``).
 
@@ -43,6 +47,7 @@ def mse_loss(input, target):
     return float(np.mean(diff * diff)), grad.astype(input.dtype, copy=False)
 
 
+@nan_in_nan_out
 def half_sum_squared_error(input, target):
     """L = 1/2 ||p - t||^2 = 1/2 sum_i (p_i - t_i)^2 (Chen's eq. 3; Chidiac's §2 E = 1/2 (y^ - y)^2).
 
@@ -55,6 +60,7 @@ def half_sum_squared_error(input, target):
     return float(0.5 * np.sum(diff * diff)), diff.astype(input.dtype, copy=True)
 
 
+@nan_in_nan_out
 def quadratic_loss(input, target, *, scale=1.0):
     """Quadratic (squared error) loss of Chidiac's eq. 2, lambda(x) = C (t - x)^2, summed over
     all entries; ``scale`` is C. dL/dx = 2 C (x - t).
@@ -105,6 +111,7 @@ _LOG_FLOOR = -100.0  # PyTorch clamps each log to >= -100, so p = 0 or 1 gives a
 _EPS = 1e-12  # PyTorch's floor on p (1 - p) in the gradient, used only where p is 0 or 1
 
 
+@nan_in_nan_out
 def binary_cross_entropy(input, target):
     """Binary cross-entropy of probabilities p = ``input``, Chidiac's eq. 21 with its parentheses
     restored:
@@ -138,6 +145,7 @@ def binary_cross_entropy(input, target):
     return float(loss), dp.astype(p.dtype, copy=False)
 
 
+@nan_in_nan_out
 def binary_cross_entropy_with_logits(input, target):
     """Binary cross-entropy of sigma(z) computed from the logits z = ``input``, stably:
 
@@ -150,7 +158,9 @@ def binary_cross_entropy_with_logits(input, target):
     func = "binary_cross_entropy_with_logits"
     z, target = _pair(input, target, func)
     _check_unit_interval(target, "target", func)
-    loss = np.mean(np.maximum(z, 0) - z * target + np.log1p(np.exp(-np.abs(z))))
+    # (1 - t) z + softplus(-z), softplus(-z) = max(-z, 0) + log(1 + e^-|z|): torch's form,
+    # equal to max(z, 0) - z t + log(1 + e^-|z|), and inf (not inf - inf) at z = +inf
+    loss = np.mean((1 - target) * z + np.maximum(-z, 0) + np.log1p(np.exp(-np.abs(z))))
     grad = (sigmoid(z) - target) / z.size
     return float(loss), grad.astype(z.dtype, copy=False)
 
@@ -158,10 +168,22 @@ def binary_cross_entropy_with_logits(input, target):
 def one_hot(labels, num_classes=-1, *, dtype=np.int64):
     """Row n has a 1 in column labels[n] and 0 elsewhere (``F.one_hot``; num_classes=-1
     means labels.max() + 1). labels: int (N,) -> (N, num_classes). See chapter 4."""
-    labels = _int_labels(labels, "labels", "one_hot")
-    if num_classes == -1:
-        num_classes = int(labels.max()) + 1 if labels.size else 0
-    num_classes = positive_int(num_classes, "num_classes", "one_hot")
+    func = "one_hot"
+    labels = _int_labels(labels, "labels", func)
+    try:
+        kind = "" if dtype is None else np.dtype(dtype).kind
+    except TypeError:
+        kind = ""
+    if kind not in ("b", "i", "u", "f"):
+        raise TypeError(f"{func}: dtype must be a real NumPy dtype (int, float or bool), got {dtype!r}")
+    if labels.size and labels.min() < 0:
+        raise ValueError(f"{func}: labels must be class indices >= 0, got {labels.min()}")
+    if isinstance(num_classes, numbers.Integral) and num_classes == -1:
+        if labels.size == 0:
+            raise ValueError(f"{func}: labels is empty, so num_classes=-1 cannot be inferred "
+                             "from it (as in torch): give num_classes")
+        num_classes = int(labels.max()) + 1
+    num_classes = positive_int(num_classes, "num_classes", func)
     _labels_in_range(labels, num_classes, "one_hot")
     fits_in_memory(labels.shape + (num_classes,), "the one-hot array", "one_hot",
                    f"num_classes={num_classes}")
@@ -185,6 +207,7 @@ def _labels_in_range(labels, num_classes, func, name="labels"):
                          f"classes, got {labels[bad][0]} at index {int(np.flatnonzero(bad.ravel())[0])}")
 
 
+@nan_in_nan_out
 def cross_entropy(input, target):
     """Softmax + cross-entropy (Duan's slides), averaged over the batch (``F.cross_entropy``):
 
@@ -200,8 +223,9 @@ def cross_entropy(input, target):
     z = as_float_array(input, "input", func, ndim=2, layout="(N, C)")
     labels = np.asarray(target)
     n, c = z.shape
-    if n == 0:
-        raise ValueError(f"{func}: input is empty (input.shape={z.shape})")
+    if n == 0 or c == 0:
+        raise ValueError(f"{func}: input is empty (input.shape={z.shape}): it needs at least "
+                         "one example and one class")
     shifted = z - z.max(axis=1, keepdims=True)  # (N, C)
     log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))  # (N, C)
     p = np.exp(log_p)

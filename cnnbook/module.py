@@ -24,8 +24,11 @@ Composition rules (PyTorch's, where PyTorch has one):
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Mapping
 
 import numpy as np
+
+from ._checks import flag
 
 __all__ = ["Module", "Sequential", "no_grad"]
 
@@ -167,6 +170,7 @@ class Module:
     def train(self, mode: bool = True) -> "Module":
         """Training mode (``mode=False``: evaluation) for every sub-module; drops caches
         of forward calls never backpropagated."""
+        mode = flag(mode, "mode", f"{type(self).__name__}.train")  # "no" would be truthy
         for _, m in self.named_modules():
             m.training = mode
             m._caches.clear()
@@ -188,19 +192,34 @@ class Module:
         return {name: store[k].copy() for name, store, k in self._state_items()}
 
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
-        """Copy values in place from a ``state_dict`` (shapes must match)."""
+        """Copy values in place from a ``state_dict`` (shapes must match; real numbers, whole
+        ones for an integer buffer such as ``num_batches_tracked``)."""
+        func = "load_state_dict"
+        if not isinstance(state, Mapping):
+            raise TypeError(f"{func}: state must be a dict from state_dict(), "
+                            f"got {type(state).__name__}")
         own = {name: (store, k) for name, store, k in self._state_items()}
         missing = sorted(set(own) - set(state))
         unexpected = sorted(set(state) - set(own))
         if missing or unexpected:
-            raise ValueError(f"load_state_dict: missing keys {missing}, unexpected keys {unexpected}")
+            raise ValueError(f"{func}: state is missing keys {missing} and has unexpected keys "
+                             f"{unexpected}")
+        values = {}
         for key, (store, k) in own.items():
             value = np.asarray(state[key])
             if value.shape != store[k].shape:
                 raise ValueError(
-                    f"load_state_dict: {key} has shape {store[k].shape} but the state has {value.shape}"
+                    f"{func}: {key} has shape {store[k].shape} but the state has {value.shape}"
                 )
-            store[k][...] = value
+            if value.dtype.kind not in "biuf":
+                raise TypeError(f"{func}: state[{key!r}] must hold real numbers, got dtype "
+                                f"{value.dtype}")
+            if store[k].dtype.kind in "iu" and not np.array_equal(value, np.round(value)):
+                raise ValueError(f"{func}: state[{key!r}] must hold whole numbers (the buffer is "
+                                 f"{store[k].dtype}), got {value!r:.60}")
+            values[key] = value
+        for key, (store, k) in own.items():  # nothing is changed unless all of it fits
+            store[k][...] = values[key]
 
     def extra_repr(self) -> str:
         return ""

@@ -20,9 +20,11 @@ is set), theta the parameter, t the step count starting at 1.
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
-from ._checks import as_float_array, positive_int, real_number
+from ._checks import as_float_array, fits_in_memory, flag, function, positive_int, real_number
 
 __all__ = ["Optimizer", "SGD", "Adagrad", "RMSprop", "Adam", "descent_path"]
 
@@ -31,11 +33,16 @@ class Optimizer:
     """Base class: holds the parameter triples and per-parameter state. See chapter 4."""
 
     def __init__(self, params, defaults: dict):
+        name = type(self).__name__
+        if not isinstance(defaults, dict):
+            raise TypeError(f"{name}: defaults must be a dict of hyperparameters, "
+                            f"got {type(defaults).__name__}")
         if hasattr(params, "parameters") and callable(params.parameters):
             params = params.parameters()
-        name = type(self).__name__
         want = "model.parameters(), a Module, or a list of (params_dict, grads_dict, key) triples"
         try:
+            if isinstance(params, (str, bytes)):
+                raise TypeError
             params = list(params)
         except TypeError:
             raise TypeError(f"{name}: params must be {want}, got {type(params).__name__} "
@@ -79,6 +86,9 @@ class Optimizer:
                 raise RuntimeError(f"{type(self).__name__}.step: no gradient for {key!r} "
                                    f"(params item {i}): run backward first")
             grad = np.asarray(g[key])
+            if grad.dtype.kind not in "biuf":  # complex would lose its imaginary part
+                raise TypeError(f"{type(self).__name__}.step: the gradient of {key!r} must be a "
+                                f"real array, got dtype {grad.dtype}")
             if grad.shape != param.shape:
                 raise ValueError(f"{type(self).__name__}.step: gradient of {key!r} has shape "
                                  f"{grad.shape} but the parameter has {param.shape}")
@@ -100,6 +110,16 @@ class Optimizer:
         return f"{type(self).__name__}({len(self.params)} parameter arrays, {hyper})"
 
 
+def _as_torch(step):
+    """An update rule run as IEEE arithmetic, as torch.optim runs it: a huge learning rate
+    or gradient overflows to inf (and inf - inf to NaN) without NumPy's warnings."""
+    @functools.wraps(step)
+    def quiet(self):
+        with np.errstate(over="ignore", invalid="ignore"):
+            return step(self)
+    return quiet
+
+
 class SGD(Optimizer):
     """Stochastic gradient descent (Chen's eq. 6, Chidiac's §1.3), optionally with momentum:
 
@@ -116,12 +136,13 @@ class SGD(Optimizer):
                         momentum=real_number(momentum, "momentum", f, minimum=0),
                         dampening=real_number(dampening, "dampening", f),
                         weight_decay=real_number(weight_decay, "weight_decay", f, minimum=0),
-                        nesterov=bool(nesterov))
+                        nesterov=flag(nesterov, "nesterov", f))
         if nesterov and (defaults["momentum"] <= 0 or defaults["dampening"] != 0):
             raise ValueError("SGD: nesterov=True requires momentum > 0 and dampening = 0, "
                              f"got momentum={momentum}, dampening={dampening}")
         super().__init__(params, defaults)
 
+    @_as_torch
     def step(self) -> None:
         for i, param, grad in self._grads():
             if self.momentum != 0:
@@ -160,6 +181,7 @@ class Adagrad(Optimizer):
             state["step"] = 0
             state["sum"] = np.full_like(p[key], self.initial_accumulator_value)
 
+    @_as_torch
     def step(self) -> None:
         for i, param, grad in self._grads():
             state = self.state[i]
@@ -185,11 +207,11 @@ class RMSprop(Optimizer):
                  centered=False):
         f = "RMSprop"
         defaults = dict(lr=real_number(lr, "lr", f, minimum=0),
-                        alpha=real_number(alpha, "alpha", f, minimum=0),
+                        alpha=real_number(alpha, "alpha", f, minimum=0, maximum=1),
                         eps=real_number(eps, "eps", f, minimum=0),
                         weight_decay=real_number(weight_decay, "weight_decay", f, minimum=0),
                         momentum=real_number(momentum, "momentum", f, minimum=0),
-                        centered=bool(centered))
+                        centered=flag(centered, "centered", f))
         super().__init__(params, defaults)
         for state, (p, _, key) in zip(self.state, self.params):
             state["step"] = 0
@@ -199,6 +221,7 @@ class RMSprop(Optimizer):
             if self.centered:
                 state["grad_avg"] = np.zeros_like(p[key])
 
+    @_as_torch
     def step(self) -> None:
         for i, param, grad in self._grads():
             state = self.state[i]
@@ -246,7 +269,7 @@ class Adam(Optimizer):
         defaults = dict(lr=real_number(lr, "lr", f, minimum=0), betas=(beta1, beta2),
                         eps=real_number(eps, "eps", f, minimum=0),
                         weight_decay=real_number(weight_decay, "weight_decay", f, minimum=0),
-                        amsgrad=bool(amsgrad))
+                        amsgrad=flag(amsgrad, "amsgrad", f))
         super().__init__(params, defaults)
         for state, (p, _, key) in zip(self.state, self.params):
             state["step"] = 0
@@ -255,6 +278,7 @@ class Adam(Optimizer):
             if self.amsgrad:
                 state["max_exp_avg_sq"] = np.zeros_like(p[key])
 
+    @_as_torch
     def step(self) -> None:
         beta1, beta2 = self.betas
         for i, param, grad in self._grads():
@@ -282,8 +306,14 @@ def descent_path(optimizer, grad_fn, x0, *, steps, **hyper) -> np.ndarray:
     For drawing optimizers' paths on a loss surface: hyperparameters go in ``hyper``.
     See chapter 4.
     """
-    x = as_float_array(x0, "x0", "descent_path", ndim=1, layout="(D,)").astype(np.float64)
-    steps = positive_int(steps, "steps", "descent_path", minimum=0)
+    func = "descent_path"
+    if not (isinstance(optimizer, type) and issubclass(optimizer, Optimizer)):
+        raise TypeError(f"{func}: optimizer must be an optimizer class such as SGD or Adam "
+                        f"(not an instance), got {optimizer!r:.60}")
+    function(grad_fn, "grad_fn", func, "a function x -> the gradient at x")
+    x = as_float_array(x0, "x0", func, ndim=1, layout="(D,)").astype(np.float64)
+    steps = positive_int(steps, "steps", func, minimum=0)
+    fits_in_memory((steps + 1, x.size), "the path", func, f"steps={steps}")
     p, g = {"x": x.copy()}, {}
     opt = optimizer([(p, g, "x")], **hyper)
     path = np.empty((steps + 1, x.size))  # (steps + 1, D)

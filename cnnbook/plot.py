@@ -8,10 +8,13 @@ In a notebook, a Figure that is the last expression of a cell is displayed once.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 from matplotlib.colors import ListedColormap
-from ._checks import as_float_array, positive_int
-from ._figure import new_figure
+
+from ._checks import as_float_array, fits_in_memory, function, positive_int, real_number
+from ._figure import check_axes, check_cmap, check_figsize, new_figure
 
 __all__ = ["plot_history", "show_images", "plot_decision_boundary", "plot_filters"]
 
@@ -20,10 +23,24 @@ _CLASS_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
 
 
 def _history_dict(history):
-    h = history.as_dict() if hasattr(history, "as_dict") else dict(history)
+    func = "plot_history"
+    if hasattr(history, "as_dict"):
+        h = history.as_dict()
+    elif isinstance(history, Mapping):
+        h = dict(history)
+    else:
+        raise TypeError(f"{func}: history must be a History (or its as_dict()), "
+                        f"got {type(history).__name__} {history!r:.40}")
     if "train_loss" not in h:
-        raise ValueError("plot_history: history must be a History (or its as_dict()) "
+        raise ValueError(f"{func}: history must be a History (or its as_dict()) "
                          f"with a 'train_loss' entry, got keys {sorted(h)}")
+    for key in ("train_loss", "val_loss", "train_acc", "val_acc", "epoch"):
+        values = h.get(key, [])
+        if not (isinstance(values, (list, tuple)) and all(
+                v is None or (isinstance(v, (int, float, np.number)) and not isinstance(v, bool))
+                for v in values)):
+            raise TypeError(f"{func}: history[{key!r}] must be a list of numbers (None where "
+                            f"there is none), got {values!r:.40}")
     epochs = h.get("epoch") or list(range(1, len(h["train_loss"]) + 1))
     return h, epochs
 
@@ -40,6 +57,7 @@ def plot_history(history, ax=None):
     figure), one Axes (loss only) or a pair of Axes (loss, accuracy).
     """
     h, epochs = _history_dict(history)
+    check_axes(ax, "plot_history", several=True)
     has_acc = any(v is not None for v in h.get("train_acc", []) + h.get("val_acc", []))
     if ax is None:
         fig = new_figure(figsize=(10 if has_acc else 5, 3.5), layout="constrained")
@@ -68,6 +86,8 @@ def _to_hw_or_hwc(images, func):
                             layout="(N, H, W), (N, C, H, W) or (N, H, W, C)")
     if images.ndim == 2:  # a single image
         images = images[None]  # (1, H, W)
+    if images.size == 0:
+        raise ValueError(f"{func}: images is empty (images.shape={images.shape})")
     if images.ndim == 4:
         if images.shape[1] in (1, 3):
             images = images.transpose(0, 2, 3, 1)  # (N, H, W, C)
@@ -91,16 +111,39 @@ def show_images(images, labels=None, class_names=None, *, predictions=None, ncol
     n = len(images)
     ncols = min(positive_int(ncols, "ncols", func), n)
     nrows = -(-n // ncols)
+    check_cmap(cmap, func)
+    vmin, vmax = (None if v is None else real_number(v, name, func)
+                  for v, name in ((vmin, "vmin"), (vmax, "vmax")))
+    size = real_number(size, "size", func, minimum=0, open_min=True)
+    if vmin is not None and vmax is not None and vmin > vmax:
+        raise ValueError(f"{func}: vmin must be <= vmax, got vmin={vmin} and vmax={vmax}")
+    figsize = (size * ncols, size * nrows * (1.2 if labels is not None else 1.0))
+    check_figsize(figsize, func, name=f"size={size} (for {nrows} x {ncols} images)")
+    if class_names is not None and (isinstance(class_names, (str, bytes))
+                                    or not hasattr(class_names, "__len__")):
+        raise TypeError(f"{func}: class_names must be a list of names, got {class_names!r:.40}")
     for name, arr in (("labels", labels), ("predictions", predictions)):
-        if arr is not None and len(arr) != n:
+        if arr is None:
+            continue
+        if np.ndim(arr) != 1:
+            raise ValueError(f"{func}: {name} must have one entry per image, shape ({n},), "
+                             f"got {name}.shape={np.shape(arr)}")
+        if len(arr) != n:
             raise ValueError(f"{func}: {name} has {len(arr)} entries but there are {n} images")
+        if class_names is not None:
+            arr = np.asarray(arr)
+            if not np.issubdtype(arr.dtype, np.integer):
+                raise TypeError(f"{func}: with class_names, {name} must be integer class "
+                                f"indices, got dtype {arr.dtype}")
+            if ((arr < 0) | (arr >= len(class_names))).any():
+                raise ValueError(f"{func}: {name} must be indices into class_names, from 0 to "
+                                 f"{len(class_names) - 1}, got {arr.tolist()!r:.60}")
 
     def name_of(k):
         k = k.item() if hasattr(k, "item") else k
         return str(class_names[int(k)]) if class_names is not None else str(k)
 
-    fig = new_figure(figsize=(size * ncols, size * nrows * (1.2 if labels is not None else 1.0)),
-                 layout="constrained")
+    fig = new_figure(figsize=figsize, layout="constrained")
     axes = fig.subplots(nrows, ncols, squeeze=False)
     for i, a in enumerate(axes.flat):
         a.axis("off")
@@ -124,13 +167,30 @@ def plot_decision_boundary(predict_fn, X, y, ax=None, *, resolution=200, padding
     single score per point (class 1 where it exceeds ``threshold``). X: (N, 2), y: (N,).
     """
     func = "plot_decision_boundary"
+    function(predict_fn, "predict_fn", func, "a function of points (M, 2)")
     X = as_float_array(X, "X", func, ndim=2, layout="(N, 2)")
     if X.shape[1] != 2:
         raise ValueError(f"{func}: X must have 2 columns (2-D points), got X.shape={X.shape}")
-    y = np.asarray(y).reshape(-1)  # (N,)
+    if len(X) == 0 or not np.isfinite(X).all():
+        raise ValueError(f"{func}: X must hold at least one point, all finite, got "
+                         f"X.shape={X.shape}" + ("" if len(X) == 0 else " with NaN or inf"))
+    y = np.asarray(y)
+    if y.ndim != 1:
+        raise ValueError(f"{func}: y must hold one class label per point, shape ({len(X)},), "
+                         f"got y.shape={y.shape}")
     if len(y) != len(X):
         raise ValueError(f"{func}: X has {len(X)} points but y has {len(y)} labels")
+    if not (y.dtype.kind in "biu" or (y.dtype.kind == "f" and np.isfinite(y).all()
+                                      and (y == np.round(y)).all())):
+        raise TypeError(f"{func}: y must hold whole-number class labels, got dtype {y.dtype}")
+    if (y < 0).any():
+        raise ValueError(f"{func}: y must hold class labels >= 0, got {y.min()}")
+    check_axes(ax, func)
     resolution = positive_int(resolution, "resolution", func, minimum=2)
+    fits_in_memory((resolution * resolution, 2), "the grid of points", func,
+                   f"resolution={resolution}")
+    padding = real_number(padding, "padding", func)
+    threshold = real_number(threshold, "threshold", func)
     (x0, y0), (x1, y1) = X.min(axis=0) - padding, X.max(axis=0) + padding
     gx, gy = np.meshgrid(np.linspace(x0, x1, resolution), np.linspace(y0, y1, resolution))
     grid = np.column_stack([gx.ravel(), gy.ravel()])  # (resolution^2, 2)
@@ -168,8 +228,14 @@ def plot_filters(weight, *, ncols=8, cmap="RdBu_r", size=1.0):
     """
     func = "plot_filters"
     w = as_float_array(weight, "weight", func, ndim=4, layout="(O, I, kH, kW)")
+    if w.size == 0:
+        raise ValueError(f"{func}: weight is empty (weight.shape={w.shape})")
+    if not np.isfinite(w).all():  # no colour scale fits them
+        raise ValueError(f"{func}: weight holds NaN or inf (did the training diverge?)")
     O, I = w.shape[:2]
     ncols = positive_int(ncols, "ncols", func)
+    check_cmap(cmap, func)
+    size = real_number(size, "size", func, minimum=0, open_min=True)
     if I == 3:
         lo = w.min(axis=(1, 2, 3), keepdims=True)
         span = np.maximum(w.max(axis=(1, 2, 3), keepdims=True) - lo, 1e-12)
@@ -181,6 +247,7 @@ def plot_filters(weight, *, ncols=8, cmap="RdBu_r", size=1.0):
     else:
         tiles = w.reshape(O * I, *w.shape[2:])  # (O * I, kH, kW)
         rows, cols = O, I
+    check_figsize((size * cols, size * rows), func, name=f"size={size} (for {rows} x {cols} tiles)")
     fig = new_figure(figsize=(size * cols, size * rows), layout="constrained")
     axes = fig.subplots(rows, cols, squeeze=False)
     for i, a in enumerate(axes.flat):

@@ -16,7 +16,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._checks import as_float_array, check_dout, int_pair, nonempty
+from ._checks import as_float_array, check_dout, int_pair, nan_in_nan_out, nonempty
 from ._im2col import pad2d, padded_output_size
 from .module import Module
 
@@ -44,6 +44,13 @@ class PoolCache(NamedTuple):
 def _pool_args(x, kernel_size, stride, padding, func):
     x = as_float_array(x, "x", func, ndim=4, layout="(N, C, H, W)")
     nonempty(x, (1, 2, 3), "x", func, "number of channels, height and width")
+    kernel_size, stride, pads = _pool_sizes(kernel_size, stride, padding, func)
+    out_size = padded_output_size(x.shape, kernel_size, pads, stride, (1, 1), func)
+    return x, kernel_size, stride, pads, out_size
+
+
+def _pool_sizes(kernel_size, stride, padding, func):
+    """Checked pairs: kernel_size, stride (default: kernel_size) and the pads."""
     kernel_size = int_pair(kernel_size, "kernel_size", func)
     stride = kernel_size if stride is None else int_pair(stride, "stride", func)
     padding = int_pair(padding, "padding", func, minimum=0)
@@ -53,9 +60,7 @@ def _pool_args(x, kernel_size, stride, padding, func):
         if p > k // 2:  # else a window could hold nothing but padding
             raise ValueError(f"{func}: padding must be at most half the kernel size, "
                              f"got padding={p} with kernel_size={k}")
-    pads = tuple((p, p) for p in padding)
-    out_size = padded_output_size(x.shape, kernel_size, pads, stride, (1, 1), func)
-    return x, kernel_size, stride, pads, out_size
+    return kernel_size, stride, tuple((p, p) for p in padding)
 
 
 def _offsets(axis, kernel, stride, n_out):
@@ -91,6 +96,13 @@ def _route_along(dout, argmax, n_in, axis, kernel, stride):
     shape = list(dout.shape)
     shape[axis] = n_in
     offsets = _offsets(axis, kernel, stride, dout.shape[axis])
+    if not np.isfinite(dout).all():
+        # A NaN or inf gradient goes to the winner only, as in torch: where, not
+        # dout * (argmax == j), which is NaN at the others (0 * inf). Rare, and slower.
+        dx = np.zeros(shape, dtype=dout.dtype)
+        for j, index in enumerate(offsets):
+            dx[index] += np.where(argmax == j, dout, 0)
+        return dx
     if stride < kernel:  # overlapping windows: an input can win several, so add up
         dx = np.zeros(shape, dtype=dout.dtype)
         for j, index in enumerate(offsets):
@@ -110,6 +122,7 @@ def _route_along(dout, argmax, n_in, axis, kernel, stride):
     return dx
 
 
+@nan_in_nan_out
 def max_pool2d_forward(x, kernel_size, *, stride=None, padding=0):
     """Max pooling, as ``torch.nn.functional.max_pool2d``.
 
@@ -130,6 +143,7 @@ def max_pool2d_forward(x, kernel_size, *, stride=None, padding=0):
                           col_arg=col_arg, row_arg=row_arg)
 
 
+@nan_in_nan_out
 def max_pool2d_backward(dout, cache):
     """dx: each window's gradient goes to its arg-max; positions that never win get 0.
 
@@ -145,6 +159,7 @@ def max_pool2d_backward(dout, cache):
     return dxp[:, :, pt:pt + h, pl:pl + w]
 
 
+@nan_in_nan_out
 def max_pool2d_forward_naive(x, kernel_size, *, stride=None, padding=0):
     """``max_pool2d_forward`` with loops over images, channels and output pixels:
 
@@ -172,6 +187,7 @@ def max_pool2d_forward_naive(x, kernel_size, *, stride=None, padding=0):
     return out, PoolCache(x.shape, x.dtype, pads, (kh, kw), (sh, sw), out.shape, argmax=argmax)
 
 
+@nan_in_nan_out
 def max_pool2d_backward_naive(dout, cache):
     """``max_pool2d_backward`` with loops: each output pixel adds its gradient to the
     input pixel that was its window's max. Takes ``max_pool2d_forward_naive``'s cache;
@@ -190,6 +206,7 @@ def max_pool2d_backward_naive(dout, cache):
     return dxp[:, :, pt:pt + h, pl:pl + w]
 
 
+@nan_in_nan_out
 def avg_pool2d_forward(x, kernel_size, *, stride=None, padding=0):
     """Average pooling, as ``torch.nn.functional.avg_pool2d`` (count_include_pad=True).
 
@@ -206,6 +223,7 @@ def avg_pool2d_forward(x, kernel_size, *, stride=None, padding=0):
     return out, PoolCache(x.shape, x.dtype, pads, (kh, kw), (sh, sw), out.shape)
 
 
+@nan_in_nan_out
 def avg_pool2d_backward(dout, cache):
     """dx: each window spreads its gradient equally, dout / (kh kw), over its positions.
 
@@ -224,6 +242,7 @@ def avg_pool2d_backward(dout, cache):
     return dxp[:, :, pt:pt + h, pl:pl + w]
 
 
+@nan_in_nan_out
 def global_avg_pool2d_forward(x):
     """Mean over each whole feature map: (N, C, H, W) -> (N, C).
 
@@ -236,6 +255,7 @@ def global_avg_pool2d_forward(x):
     return x.mean(axis=(2, 3)), (x.shape, x.dtype)
 
 
+@nan_in_nan_out
 def global_avg_pool2d_backward(dout, cache):
     """dx[n, c, h, w] = dout[n, c] / (H W). dout: (N, C) -> dx: (N, C, H, W), x's dtype.
     See chapter 6."""
@@ -253,6 +273,7 @@ class MaxPool2d(Module):
 
     def __init__(self, kernel_size, stride=None, padding=0):
         super().__init__()
+        _pool_sizes(kernel_size, stride, padding, type(self).__name__)  # refused when built
         self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
 
     def forward(self, x):
@@ -274,6 +295,7 @@ class AvgPool2d(Module):
 
     def __init__(self, kernel_size, stride=None, padding=0):
         super().__init__()
+        _pool_sizes(kernel_size, stride, padding, type(self).__name__)  # refused when built
         self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
 
     def forward(self, x):

@@ -16,7 +16,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._checks import as_float_array, check_dout, positive_int, real_number
+from ._checks import (as_float_array, check_dout, fits_in_memory, float_dtype, nan_in_nan_out,
+                      positive_int, real_number)
 from .activations import sigmoid
 from ._init import make_rng, uniform_fan_in
 from .module import Module
@@ -37,8 +38,10 @@ class RidgeCache(NamedTuple):
     weight: np.ndarray  # (D,)
     bias: np.ndarray  # () or (1,), as given
     slope: np.ndarray  # f'(z), (N,): also the output's shape and working dtype
+    gate: bool = False  # slope is 0 or 1 (relu, heaviside): where it is 0 no gradient passes
 
 
+@nan_in_nan_out
 def ridge_forward(x, weight, bias, *, fn="logistic"):
     """phi(x) = f(bias + x . weight) for f in Chidiac's list of ridge functions:
 
@@ -69,17 +72,20 @@ def ridge_forward(x, weight, bias, *, fn="logistic"):
     else:
         out = sigmoid(z)
         slope = out * (1 - out)
-    return out, RidgeCache(x, weight, bias, slope)
+    return out, RidgeCache(x, weight, bias, slope, fn in ("relu", "heaviside"))
 
 
+@nan_in_nan_out
 def ridge_backward(dout, cache):
     """dz = dout f'(z);  dx = dz weight^T,  dweight = x^T dz,  dbias = sum dz.
 
     dout: (N,). Returns ``(dx (N, D), dweight (D,), dbias)``, dbias shaped like bias, each
     in the dtype of what it is the gradient of. See chapter 3.
     """
-    x, weight, bias, slope = cache
-    dz = check_dout(dout, slope.shape, slope.dtype, "ridge_backward") * slope  # (N,)
+    x, weight, bias, slope, gate = cache
+    dout = check_dout(dout, slope.shape, slope.dtype, "ridge_backward")
+    # a gate passes dout or 0 (not 0 * dout, NaN for an inf or NaN dout), as torch's relu
+    dz = np.where(slope != 0, dout, 0) if gate else dout * slope  # (N,)
     dx = np.outer(dz, weight)  # (N, D)
     dweight = x.T @ dz  # (D,)
     dbias = np.asarray(dz.sum(), dtype=bias.dtype).reshape(bias.shape)  # () or (1,), as bias
@@ -108,6 +114,7 @@ def _squared_distance(x, center, func):
     return (r2[:, 0] if single else r2), diff, single, x.dtype, center.dtype
 
 
+@nan_in_nan_out
 def _radial_backward(dout, cache, func):
     """Chain rule through r^2: d r^2 / dx = 2 (x - c), d r^2 / dc = -2 (x - c)."""
     dout = check_dout(dout, cache.dphi_dr2.shape, cache.dphi_dr2.dtype, func)
@@ -120,6 +127,7 @@ def _radial_backward(dout, cache, func):
     return dx.astype(cache.x_dtype, copy=False), dcenter.astype(cache.center_dtype, copy=False)
 
 
+@nan_in_nan_out
 def gaussian_rbf_forward(x, center, *, sigma=1.0):
     """phi(x) = exp(-||x - c||^2 / (2 sigma^2))  (Chidiac; = exp(-(eps r)^2), eps = 1/(sigma sqrt 2)).
 
@@ -129,16 +137,19 @@ def gaussian_rbf_forward(x, center, *, sigma=1.0):
     func = "gaussian_rbf_forward"
     sigma = real_number(sigma, "sigma", func, minimum=0, open_min=True)
     r2, *rest = _squared_distance(x, center, func)
-    out = np.exp(-r2 / (2 * sigma**2))
-    return out, RadialCache(-out / (2 * sigma**2), *rest)
+    two_var = 2 * sigma * sigma  # not sigma**2: a float's ** raises OverflowError for 1e300
+    out = np.exp(-r2 / two_var)
+    return out, RadialCache(-out / two_var, *rest)
 
 
+@nan_in_nan_out
 def gaussian_rbf_backward(dout, cache):
     """dphi/dr^2 = -phi / (2 sigma^2). dout shaped like the output; returns
     ``(dx (N, D), dcenter)``, dcenter shaped like center. See chapter 3."""
     return _radial_backward(dout, cache, "gaussian_rbf_backward")
 
 
+@nan_in_nan_out
 def multiquadric_forward(x, center, *, a=1.0):
     """phi(x) = sqrt(||x - c||^2 + a^2), the "multiquadratic" of Chidiac (usual name:
     multiquadric; = a sqrt(1 + (eps r)^2) with eps = 1/a).
@@ -149,16 +160,18 @@ def multiquadric_forward(x, center, *, a=1.0):
     func = "multiquadric_forward"
     a = real_number(a, "a", func, minimum=0, open_min=True)
     r2, *rest = _squared_distance(x, center, func)
-    out = np.sqrt(r2 + a * a)
+    out = np.hypot(np.sqrt(r2), a)  # sqrt(r^2 + a^2) without squaring a: a = 1e300 is fine
     return out, RadialCache(0.5 / out, *rest)
 
 
+@nan_in_nan_out
 def multiquadric_backward(dout, cache):
     """dphi/dr^2 = 1 / (2 phi). dout shaped like the output; returns
     ``(dx (N, D), dcenter)``, dcenter shaped like center. See chapter 3."""
     return _radial_backward(dout, cache, "multiquadric_backward")
 
 
+@nan_in_nan_out
 def inverse_multiquadric_forward(x, center, *, a=1.0):
     """phi(x) = (||x - c||^2 + a^2)^(-1/2) (Chidiac's inverse multiquadratic).
 
@@ -168,10 +181,11 @@ def inverse_multiquadric_forward(x, center, *, a=1.0):
     func = "inverse_multiquadric_forward"
     a = real_number(a, "a", func, minimum=0, open_min=True)
     r2, *rest = _squared_distance(x, center, func)
-    out = 1 / np.sqrt(r2 + a * a)
+    out = 1 / np.hypot(np.sqrt(r2), a)
     return out, RadialCache(-0.5 * out**3, *rest)
 
 
+@nan_in_nan_out
 def inverse_multiquadric_backward(dout, cache):
     """dphi/dr^2 = -phi^3 / 2. dout shaped like the output; returns
     ``(dx (N, D), dcenter)``, dcenter shaped like center. See chapter 3."""
@@ -186,9 +200,11 @@ class Ridge(Module):
     def __init__(self, in_features: int, *, fn: str = "logistic", rng=None, dtype=np.float32):
         super().__init__()
         self.in_features = positive_int(in_features, "in_features", "Ridge")
-        if fn not in RIDGE_FUNCTIONS:
+        if not isinstance(fn, str) or fn not in RIDGE_FUNCTIONS:
             raise ValueError(f"Ridge: fn must be one of {RIDGE_FUNCTIONS}, got {fn!r}")
         self.fn = fn
+        dtype = float_dtype(dtype, "Ridge")
+        fits_in_memory((in_features,), "weight", "Ridge", f"in_features={in_features}")
         rng = make_rng(rng)
         self.params["weight"] = uniform_fan_in((in_features,), in_features, rng, dtype)
         self.params["bias"] = uniform_fan_in((1,), in_features, rng, dtype)
@@ -225,8 +241,11 @@ class RadialBasis(Module):
         super().__init__()
         self.in_features = positive_int(in_features, "in_features", "RadialBasis")
         self.num_centers = positive_int(num_centers, "num_centers", "RadialBasis")
-        if function not in _RADIAL:
+        if not isinstance(function, str) or function not in _RADIAL:
             raise ValueError(f"RadialBasis: function must be one of {tuple(_RADIAL)}, got {function!r}")
+        dtype = float_dtype(dtype, "RadialBasis")
+        fits_in_memory((num_centers, in_features), "center", "RadialBasis",
+                       f"in_features={in_features}, num_centers={num_centers}")
         self.function = function
         name = _RADIAL[function][2]
         value = sigma if name == "sigma" else a

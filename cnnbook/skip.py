@@ -14,12 +14,13 @@ import numbers
 
 import numpy as np
 
-from ._checks import as_float_array, check_dout
+from ._checks import as_float_array, check_dout, nan_in_nan_out
 from .module import Module
 
 __all__ = ["concat_forward", "concat_backward", "Residual", "ConcatSkip"]
 
 
+@nan_in_nan_out
 def concat_forward(arrays, *, axis=1):
     """Join arrays along ``axis``, as ``torch.cat(tensors, dim=axis)``.
 
@@ -61,6 +62,7 @@ def concat_forward(arrays, *, axis=1):
     return out, (sizes, axis, out.shape, tuple(a.dtype for a in arrays))
 
 
+@nan_in_nan_out
 def concat_backward(dout, cache):
     """Split ``dout`` along the forward's axis: each input gets back its own slice.
 

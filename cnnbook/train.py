@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._checks import positive_int
+from ._checks import flag, function, positive_int
 from .activations import Sigmoid
 from ._init import make_rng
 from .losses import _accuracy, binary_cross_entropy
@@ -81,7 +81,7 @@ def _in_jupyter_kernel() -> bool:
     return shell is not None and getattr(shell, "kernel", None) is not None
 
 
-def progress_mode(progress="auto") -> str:
+def progress_mode(progress="auto", *, _func="progress_mode") -> str:
     """Resolve ``progress`` to "off", "text" or "notebook" (rules in the module docstring)."""
     if progress is True:
         progress = "auto"
@@ -91,7 +91,8 @@ def progress_mode(progress="auto") -> str:
         env = os.environ.get("CNNBOOK_PROGRESS", "").strip().lower()
         if env:
             if env not in _MODES:
-                raise ValueError(f"CNNBOOK_PROGRESS must be one of {_MODES}, got {env!r}")
+                raise ValueError(f"{_func}: the environment variable CNNBOOK_PROGRESS must be "
+                                 f"one of {_MODES}, got {env!r}")
             return env
         if _in_jupyter_kernel():
             try:
@@ -100,8 +101,9 @@ def progress_mode(progress="auto") -> str:
             except ImportError:
                 return "text"
         return "text" if getattr(sys.stderr, "isatty", lambda: False)() else "off"
-    if progress not in _MODES:
-        raise ValueError(f"progress must be 'auto', True/False or one of {_MODES}, got {progress!r}")
+    if not isinstance(progress, str) or progress not in _MODES:
+        raise ValueError(f"{_func}: progress must be 'auto', True/False or one of {_MODES}, "
+                         f"got {progress!r}")
     return progress
 
 
@@ -164,6 +166,20 @@ def _data(data, name):
     return X, y
 
 
+def _check_optimizer_holds(optimizer, model):
+    """An optimizer built on another model's parameters would step those, or find no
+    gradient there: say so before training."""
+    held = getattr(optimizer, "params", None)
+    if not isinstance(held, list) or not callable(getattr(model, "parameters", None)):
+        return  # an optimizer of one's own making: trust it
+    ours = {id(p[k]) for p, _, k in model.parameters()}
+    theirs = {id(item[0][item[2]]) for item in held
+              if isinstance(item, tuple) and len(item) == 3 and isinstance(item[0], dict)}
+    if ours and not ours & theirs:
+        raise ValueError("fit: optimizer holds none of the model's parameters (was it built "
+                         "for another model? use e.g. SGD(model, lr=0.1))")
+
+
 # -- the three entry points -------------------------------------------------------------
 def fit(model, loss_fn, optimizer, train_data, *, epochs, batch_size=128, val_data=None,
         rng=None, progress="auto", shuffle=True) -> History:
@@ -183,13 +199,13 @@ def fit(model, loss_fn, optimizer, train_data, *, epochs, batch_size=128, val_da
     val = _data(val_data, "val_data") if val_data is not None else None
     epochs = positive_int(epochs, "epochs", "fit")
     batch_size = positive_int(batch_size, "batch_size", "fit")
-    if not callable(loss_fn):
-        raise TypeError(f"fit: loss_fn must be a function (input, target) -> (loss, dinput), "
-                        f"got {type(loss_fn).__name__}")
+    function(loss_fn, "loss_fn", "fit", "a function (input, target) -> (loss, dinput)")
     if not callable(getattr(optimizer, "step", None)):
         raise TypeError(f"fit: optimizer must have a step() method, got {type(optimizer).__name__}")
+    _check_optimizer_holds(optimizer, model)
+    shuffle = flag(shuffle, "shuffle", "fit")
     rng = make_rng(rng)
-    mode = progress_mode(progress)
+    mode = progress_mode(progress, _func="fit")
     classify = _is_classification(y)
     threshold = _threshold(model, loss_fn)
     n = len(X)
@@ -270,11 +286,17 @@ def predict(model, X, *, batch_size=1000) -> np.ndarray:
     """The model's outputs (logits for a classifier) for every row of X, computed in
     evaluation mode in batches of ``batch_size``, keeping no caches (``no_grad``); the
     model's mode is restored. See chapter 6."""
-    _check_model(model, "predict")
+    return _predict(model, X, batch_size, "predict")
+
+
+def _predict(model, X, batch_size, func):
+    _check_model(model, func)
     X = np.asarray(X)
-    batch_size = positive_int(batch_size, "batch_size", "predict")
+    batch_size = positive_int(batch_size, "batch_size", func)
+    if X.ndim == 0:
+        raise ValueError(f"{func}: X must have one row per example, got X.shape={X.shape}")
     if len(X) == 0:
-        raise ValueError("predict: X is empty")
+        raise ValueError(f"{func}: X is empty")
     was_training = model.training
     model.eval()
     try:
@@ -297,6 +319,6 @@ def evaluate(model, X, y, *, batch_size=1000, threshold=None) -> float:
                          f"X.shape={X.shape} and y.shape={y.shape}")
     if len(y) != len(X):
         raise ValueError(f"evaluate: X has {len(X)} rows but y has {len(y)} labels")
-    out = predict(model, X, batch_size=batch_size)
+    out = _predict(model, X, batch_size, "evaluate")
     threshold = _threshold(model) if threshold is None else threshold
     return _accuracy(out, y, threshold, "evaluate")  # checks y: class indices, or 0/1

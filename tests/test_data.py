@@ -334,7 +334,7 @@ def test_spirals():
     (lambda: data.make_moons(2.5), TypeError, "make_moons: n must be an integer"),
     (lambda: data.make_moons(10, noise=-0.1), ValueError, "noise must be a finite number >= 0"),
     (lambda: data.make_spirals(10, classes=1), ValueError, "classes must be an integer >= 2"),
-    (lambda: data.make_spirals(2, classes=3), ValueError, "n must be an integer >= 3"),
+    (lambda: data.make_spirals(2, classes=3), ValueError, "n must be at least classes=3"),
 ])
 def test_toy_bad_arguments(call, error, text):
     with pytest.raises(error, match=text):

@@ -212,7 +212,7 @@ def test_html_is_escaped_and_coloured():
 
 def test_registry_names():
     assert get("ch01.perceptron").title == "The perceptron rule with 0/1 labels"
-    with pytest.raises(ValueError, match="look like"):
+    with pytest.raises(ValueError, match="check: name must be an exercise.s name such as .ch01.perceptron."):
         get("tlu")
     with pytest.raises(ValueError, match="no exercises for chapter ch99"):
         get("ch99.tlu")

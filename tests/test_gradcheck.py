@@ -53,5 +53,5 @@ def test_relative_error():
     assert relative_error(np.array([1.0]), np.array([1.0 + 1e-9])) == pytest.approx(5e-10, rel=1e-3)
     assert relative_error(np.zeros(0), np.zeros(0)) == 0.0
     assert relative_error(np.zeros(2), np.zeros(2)) == 0.0
-    with pytest.raises(ValueError, match="shapes differ"):
+    with pytest.raises(ValueError, match="a and b must have the same shape"):
         relative_error(np.ones(2), np.ones(3))

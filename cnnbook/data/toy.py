@@ -9,7 +9,7 @@ import numbers
 
 import numpy as np
 
-from .._checks import positive_int
+from .._checks import fits_in_memory, flag, positive_int
 from .._init import make_rng
 
 __all__ = ["make_xor", "make_moons", "make_spirals", "iterate_minibatches", "shift_images"]
@@ -33,6 +33,7 @@ def make_xor(n: int = 200, *, noise: float = 0.1, rng=None):
     y (n,) int64, in shuffled order. See chapters 1 and 3.
     """
     n = positive_int(n, "n", "make_xor", minimum=4)
+    fits_in_memory((n, 2), "X", "make_xor", f"n={n}")
     noise, rng = _noise(noise, "make_xor"), make_rng(rng)
     corners = np.array([[0, 0], [0, 1], [1, 1], [1, 0]], dtype=np.float64)
     which = np.arange(n) % 4
@@ -49,6 +50,7 @@ def make_moons(n: int = 200, *, noise: float = 0.1, rng=None):
     Returns X (n, 2) float64, y (n,) int64, in shuffled order. See chapter 3.
     """
     n = positive_int(n, "n", "make_moons", minimum=2)
+    fits_in_memory((n, 2), "X", "make_moons", f"n={n}")
     noise, rng = _noise(noise, "make_moons"), make_rng(rng)
     n_out = n // 2
     t_out, t_in = np.linspace(0, np.pi, n_out), np.linspace(0, np.pi, n - n_out)
@@ -67,7 +69,11 @@ def make_spirals(n: int = 300, *, classes: int = 3, noise: float = 0.2, rng=None
     Returns X (n, 2) float64, y (n,) int64, in shuffled order. See chapter 3.
     """
     classes = positive_int(classes, "classes", "make_spirals", minimum=2)
-    n = positive_int(n, "n", "make_spirals", minimum=classes)
+    n = positive_int(n, "n", "make_spirals", minimum=2)
+    if n < classes:
+        raise ValueError(f"make_spirals: n must be at least classes={classes} (a point per "
+                         f"arm), got n={n}")
+    fits_in_memory((n, 2), "X", "make_spirals", f"n={n}")
     noise, rng = _noise(noise, "make_spirals"), make_rng(rng)
     sizes = np.full(classes, n // classes) + (np.arange(classes) < n % classes)
     r = np.concatenate([np.linspace(0.0, 1.0, m) for m in sizes])  # (n,)
@@ -86,6 +92,7 @@ def iterate_minibatches(X, y, batch_size: int, *, shuffle: bool = True, rng=None
     func = "iterate_minibatches"
     X, y = np.asarray(X), np.asarray(y)
     batch_size = positive_int(batch_size, "batch_size", func)
+    shuffle = flag(shuffle, "shuffle", func)
     if X.ndim == 0 or y.ndim == 0 or len(X) != len(y):
         raise ValueError(f"{func}: X and y must have the same number of rows, "
                          f"got X.shape={X.shape} and y.shape={y.shape}")

@@ -50,15 +50,16 @@ def hint(name: str, level: int | None = None) -> None:
     from a question that says where to look to the most specific advice, never the code
     of the answer. ``level=k`` shows hint k again (1 is the first). See chapter 1.
     """
-    steps = list(get(name).hint_steps)
+    steps = list(get(name, "hint").hint_steps)
+    if level is not None and (isinstance(level, bool) or not isinstance(level, int)
+                              or not 1 <= level <= max(len(steps), 1)):
+        raise ValueError(f"hint: level must be a whole number from 1 to {max(len(steps), 1)}, "
+                         f"or None for the next hint, got {level!r}")
     if not steps:
         print(f"{name}: this exercise has no hints beyond what its check says.")
         return
     if level is None:
         level = min(_HINTS_GIVEN.get(name, 0) + 1, len(steps))
-    elif isinstance(level, bool) or not isinstance(level, int) or not 1 <= level <= len(steps):
-        raise ValueError(f"hint: level must be a whole number from 1 to {len(steps)}, "
-                         f"got {level!r}")
     _HINTS_GIVEN[name] = max(_HINTS_GIVEN.get(name, 0), level)
     more = ("" if level == len(steps)
             else f' (`hint("{name}")` again for hint {level + 1})')

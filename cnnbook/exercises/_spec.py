@@ -89,7 +89,7 @@ class Exercise:
 
     def __post_init__(self):
         if not _NAME.fullmatch(self.name):
-            raise ValueError(f"Exercise: name must look like 'ch01.tlu', got {self.name!r}")
+            raise ValueError(f"Exercise: name must look like 'ch01.perceptron', got {self.name!r}")
         if not self.cases and self.random_case is None:
             raise ValueError(f"Exercise {self.name}: give fixed cases, a random_case, or both")
         if not self.time_limit > 0:
@@ -117,22 +117,24 @@ class Exercise:
         return (names + [f"arg{i + 1}" for i in range(len(names), n)])[:n]
 
 
-def get(name: str) -> Exercise:
-    """The exercise called ``name`` ("ch01.tlu"), from ``cnnbook/exercises/ch01.py``."""
+def get(name: str, func: str = "check") -> Exercise:
+    """The exercise called ``name`` ("ch01.perceptron"), from ``cnnbook/exercises/ch01.py``;
+    errors name ``func``, the public function that was asked (check, hint)."""
     match = _NAME.fullmatch(name) if isinstance(name, str) else None
     if match is None:
-        raise ValueError(f"check: exercise names look like 'ch01.tlu', got {name!r}")
+        raise ValueError(f"{func}: name must be an exercise's name such as 'ch01.perceptron' "
+                         f"(chapter.exercise), got {name!r}")
     chapter = match[1]
     try:
         module = importlib.import_module(f"{__package__}.{chapter}")
     except ModuleNotFoundError as exc:
         if exc.name != f"{__package__}.{chapter}":
             raise
-        raise ValueError(f"check: there are no exercises for chapter {chapter} "
-                         f"(no file cnnbook/exercises/{chapter}.py)") from None
+        raise ValueError(f"{func}: there are no exercises for chapter {chapter} "
+                         f"(no file cnnbook/exercises/{chapter}.py), got name={name!r}") from None
     table = {ex.name: ex for ex in module.EXERCISES}
     if name not in table:
-        raise ValueError(f"check: chapter {chapter} has no exercise {name!r}; "
+        raise ValueError(f"{func}: chapter {chapter} has no exercise {name!r}; "
                          f"it has {', '.join(sorted(table))}")
     return table[name]
 
