@@ -460,7 +460,7 @@ def helper_entries():
         Entry("no_grad", cnnbook.no_grad, dict, {}, fixed="no_grad() takes no arguments",
               rule=lambda result, args: True),
         Entry("ExerciseFailed", cnnbook.ExerciseFailed,
-              lambda: {"verdict": cnnbook.exercises.Verdict("ch01.tlu", "t", "values")}, {},
+              lambda: {"verdict": cnnbook.exercises.Verdict("ch01.perceptron", "t", "values")}, {},
               npos=1, fixed="raised by check in strict mode with the verdict it made",
               rule=lambda result, args: True),
     ]

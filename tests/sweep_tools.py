@@ -278,7 +278,7 @@ def _printed(fn, *args, **kwargs):
 
 def exercise_entries():
     from cnnbook.exercises import get
-    tlu = get("ch01.tlu").reference
+    tlu = get("ch01.perceptron").reference
 
     def check_rule(result, args):
         """check shows a verdict and returns None; a function that is not a function fails."""
@@ -296,10 +296,10 @@ def exercise_entries():
 
     return [
         Entry("check", lambda name, fn: _printed(check, name, fn),
-              lambda: {"name": "ch01.tlu", "fn": tlu}, {"name": "str", "fn": "callable"}, npos=2,
+              lambda: {"name": "ch01.perceptron", "fn": tlu}, {"name": "str", "fn": "callable"}, npos=2,
               rule=check_rule),
         Entry("hint", lambda name, level=None: _printed(hint, name, level),
-              lambda: {"name": "ch01.tlu", "level": None}, {"name": "str", "level": "int"}, npos=2,
+              lambda: {"name": "ch01.perceptron", "level": None}, {"name": "str", "level": "int"}, npos=2,
               rule=hint_rule),
     ]
 

@@ -55,7 +55,7 @@ def test_hint_gives_one_more_level_each_call(capsys):
     assert ex.hint_steps[0] in capsys.readouterr().out
     with pytest.raises(ValueError, match="hint: level must be a whole number from 1 to"):
         hint(ex.name, level=0)
-    with pytest.raises(ValueError, match="exercise names look like"):
+    with pytest.raises(ValueError, match="hint: name must be an exercise.s name such as"):
         hint("conv2d")
 
 
