@@ -159,6 +159,9 @@ def show_images(images, labels=None, class_names=None, *, predictions=None, ncol
     return fig
 
 
+_MAX_CLASSES = 100
+
+
 def plot_decision_boundary(predict_fn, X, y, ax=None, *, resolution=200, padding=0.5,
                            threshold=0.5):
     """Regions of the plane that ``predict_fn`` assigns to each class, with the points.
@@ -185,6 +188,9 @@ def plot_decision_boundary(predict_fn, X, y, ax=None, *, resolution=200, padding
         raise TypeError(f"{func}: y must hold whole-number class labels, got dtype {y.dtype}")
     if (y < 0).any():
         raise ValueError(f"{func}: y must hold class labels >= 0, got {y.min()}")
+    if (y >= _MAX_CLASSES).any():  # one filled contour level per class
+        raise ValueError(f"{func}: y must hold class labels below {_MAX_CLASSES} (one colour "
+                         f"each), got {y.max()}")
     check_axes(ax, func)
     resolution = positive_int(resolution, "resolution", func, minimum=2)
     fits_in_memory((resolution * resolution, 2), "the grid of points", func,
@@ -204,6 +210,9 @@ def plot_decision_boundary(predict_fn, X, y, ax=None, *, resolution=200, padding
     if classes.size != grid.shape[0]:
         raise ValueError(f"{func}: predict_fn returned {scores.shape} for {grid.shape[0]} points")
     k = int(max(classes.max(), y.max())) + 1
+    if k > _MAX_CLASSES:  # one filled contour level per class: a label of 10**9 is a mistake
+        raise ValueError(f"{func}: predict_fn must return class labels below {_MAX_CLASSES} "
+                         f"(one colour each), got labels up to {classes.max()}")
     cmap = ListedColormap([_CLASS_COLORS[i % 10] for i in range(k)])
     if ax is None:
         fig = new_figure(figsize=(5, 4.5), layout="constrained")
