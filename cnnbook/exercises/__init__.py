@@ -60,7 +60,7 @@ def hint(name: str, level: int | None = None) -> None:
         return
     if level is None:
         level = min(_HINTS_GIVEN.get(name, 0) + 1, len(steps))
-    _HINTS_GIVEN[name] = max(_HINTS_GIVEN.get(name, 0), level)
+    _HINTS_GIVEN[name] = level  # the next call goes on from the level just shown
     more = ("" if level == len(steps)
             else f' (`hint("{name}")` again for hint {level + 1})')
     print(f"Hint {level} of {len(steps)} for {name}{more}:\n{steps[level - 1]}")
