@@ -16,10 +16,29 @@ from matplotlib.colors import ListedColormap
 from ._checks import as_float_array, fits_in_memory, function, positive_int, real_number
 from ._figure import check_axes, check_cmap, check_figsize, new_figure
 
-__all__ = ["plot_history", "show_images", "plot_decision_boundary", "plot_filters"]
+__all__ = ["BOOK_COLORS", "use_book_style", "plot_history", "show_images",
+           "plot_decision_boundary", "plot_filters"]
 
-_CLASS_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
-                 "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
+# The book's one palette: Okabe & Ito's eight colours (Color Universal Design, 2008),
+# told apart under the common colour-vision deficiencies; black last. Every chapter's
+# setup cell calls use_book_style(), so plt.plot's default cycle is this palette.
+BOOK_COLORS = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#56B4E9",
+               "#CC79A7", "#F0E442", "#000000")
+_CLASS_COLORS = BOOK_COLORS + ("#999999", "#882255")
+
+
+def use_book_style():
+    """Set matplotlib's defaults to the book's: the colour-blind-safe palette
+    ``BOOK_COLORS`` as the line colour cycle, ``viridis`` (perceptually uniform, readable
+    in grey) as the default colour map, and a readable font size. Chapters call it once in
+    their setup cell; it changes only ``matplotlib.rcParams``.
+    """
+    import matplotlib as mpl
+    from cycler import cycler
+
+    mpl.rcParams["axes.prop_cycle"] = cycler(color=list(BOOK_COLORS))
+    mpl.rcParams["image.cmap"] = "viridis"
+    mpl.rcParams["font.size"] = 11
 
 
 def _history_dict(history):

@@ -16,7 +16,8 @@ import cnnbook
 from cnnbook import optim
 from cnnbook.data import fashion_mnist as fm
 from cnnbook.exercises import check, hint
-from cnnbook.plot import plot_decision_boundary, plot_filters, plot_history, show_images
+from cnnbook.plot import (plot_decision_boundary, plot_filters, plot_history, show_images,
+                          use_book_style)
 from cnnbook.train import History, progress_mode
 
 F64 = np.float64
@@ -226,6 +227,13 @@ def train_entries():
 
 # ------------------------------------------------------------------ plots
 
+def _book_style():
+    import matplotlib as mpl
+
+    with mpl.rc_context():
+        use_book_style()
+        return mpl.rcParams["axes.prop_cycle"].by_key()["color"]
+
 def _history():
     return History(epoch=[1, 2], train_loss=[1.0, 0.5], train_acc=[0.5, 0.7], val_loss=[1.1, 0.6],
                    val_acc=[0.4, 0.6], time=[0.1, 0.1])
@@ -239,6 +247,8 @@ def _has_accuracy(history):
 def plot_entries():
     images = lambda: _rng(0).uniform(0, 1, (3, 4, 4))  # noqa: E731
     return [
+        Entry("use_book_style", lambda: _book_style(), dict, {}, fixed="takes no argument",
+              rule=lambda result, args: result[:2] == ["#0072B2", "#E69F00"]),
         Entry("plot_history", plot_history, lambda: {"history": _history(), "ax": None},
               {"history": "history", "ax": "ax"}, npos=1,
               rule=lambda result, args: panels(result, 1 + _has_accuracy(args["history"]))),

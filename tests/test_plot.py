@@ -104,3 +104,15 @@ def test_plot_filters(shape, ntiles):
         assert renders(fig)
     with pytest.raises(ValueError, match="weight"):
         plot.plot_filters(np.ones((3, 3)))
+
+
+def test_use_book_style_sets_the_colour_blind_safe_palette():
+    import matplotlib as mpl
+
+    from cnnbook.plot import BOOK_COLORS, use_book_style
+
+    with mpl.rc_context():
+        use_book_style()
+        assert mpl.rcParams["axes.prop_cycle"].by_key()["color"] == list(BOOK_COLORS)
+        assert mpl.rcParams["image.cmap"] == "viridis"
+    assert len(set(BOOK_COLORS)) == len(BOOK_COLORS) == 8
