@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import importlib
 import warnings
+from pathlib import Path
 
 import pytest
 
 from cnnbook.exercises import evaluate
 from feedback_leaks import leaks, names_bound_outside_solutions, notebook_solutions
 
-CHAPTERS = {f"ch{n:02d}": importlib.import_module(f"test_exercises_ch{n:02d}") for n in range(1, 7)}
+CHAPTERS = {path.stem[len("test_exercises_"):]: importlib.import_module(path.stem)
+            for path in sorted(Path(__file__).parent.glob("test_exercises_ch[0-9][0-9].py"))}
 EXERCISES = {ch: importlib.import_module(f"cnnbook.exercises.{ch}").EXERCISES for ch in CHAPTERS}
 RIGHT = [(name, fn) for m in CHAPTERS.values() for name, fn in m.RIGHT]
 WRONG = [row for m in CHAPTERS.values() for row in m.WRONG]

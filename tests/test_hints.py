@@ -10,13 +10,16 @@ from __future__ import annotations
 import importlib
 import inspect
 import re
+from pathlib import Path
 
 import pytest
 
 from cnnbook.exercises import evaluate, hint
 from cnnbook.exercises._checker import _how_far
 
-CHAPTERS = ["ch01", "ch02", "ch03", "ch04", "ch05", "ch06"]
+import cnnbook.exercises
+
+CHAPTERS = sorted(p.stem for p in Path(cnnbook.exercises.__file__).parent.glob("ch[0-9][0-9].py"))
 EXERCISES = [ex for ch in CHAPTERS for ex in importlib.import_module(f"cnnbook.exercises.{ch}").EXERCISES]
 
 
