@@ -8,6 +8,8 @@ In a notebook, a Figure that is the last expression of a cell is displayed once.
 """
 from __future__ import annotations
 
+import html
+import re
 from collections.abc import Mapping
 
 import numpy as np
@@ -17,7 +19,7 @@ from ._checks import as_float_array, fits_in_memory, function, positive_int, rea
 from ._figure import check_axes, check_cmap, check_figsize, new_figure
 
 __all__ = ["BOOK_COLORS", "use_book_style", "plot_history", "show_images",
-           "plot_decision_boundary", "plot_filters"]
+           "plot_decision_boundary", "plot_filters", "animation_html"]
 
 # The book's one palette: Okabe & Ito's eight colours (Color Universal Design, 2008),
 # told apart under the common colour-vision deficiencies; black last. Every chapter's
@@ -290,3 +292,39 @@ def plot_filters(weight, *, ncols=8, cmap="RdBu_r", size=1.0):
             m = max(float(np.abs(tiles[i]).max()), 1e-12)
             a.imshow(tiles[i], cmap=cmap, vmin=-m, vmax=m)
     return fig
+
+
+_PLAYER_SYMBOLS = {"minus": "\u2013", "fast-backward": "|\u25c0\u25c0", "step-backward": "|\u25c0",
+                   "play fa-flip-horizontal": "\u25c0", "pause": "\u275a\u275a", "play": "\u25b6",
+                   "step-forward": "\u25b6|", "fast-forward": "\u25b6\u25b6|", "plus": "+"}
+
+
+def animation_html(anim, alt, *, default_mode="loop"):
+    """A matplotlib animation as a self-contained, accessible HTML player.
+
+    ``anim.to_jshtml()`` fetches its button icons from a CDN and gives its frame image
+    no text alternative and its frame slider no name. Here the icons become plain symbols
+    (the page loads nothing from another host), the frame image gets ``alt``, and the
+    slider a name (matplotlib names the buttons). Returns a str of HTML (wrap it
+    in ``IPython.display.HTML`` to show it).
+    """
+    func = "animation_html"
+    if not hasattr(anim, "to_jshtml"):
+        raise TypeError(f"{func}: anim must be a matplotlib animation (with to_jshtml), "
+                        f"got {type(anim).__name__}")
+    if not isinstance(alt, str) or not alt.strip():
+        raise ValueError(f"{func}: alt must be a non-empty str saying what the animation "
+                         f"shows, got {alt!r}")
+    if default_mode not in ("loop", "once", "reflect"):
+        raise ValueError(f"{func}: default_mode must be 'loop', 'once' or 'reflect', "
+                         f"got {default_mode!r}")
+    player = anim.to_jshtml(default_mode=default_mode)
+    player = re.sub(r'<link rel="stylesheet"\s+href="https?://[^"]+">', "", player)
+
+    # matplotlib names each button (aria-label); its icon is decoration
+    player = re.sub(r'<i class="fa fa-([a-z -]+)"></i>',
+                    lambda m: f'<span aria-hidden="true">{_PLAYER_SYMBOLS.get(m[1], m[1])}</span>',
+                    player)
+    player = re.sub(r"<img id=", f'<img alt="{html.escape(alt, quote=True)}" id=', player, count=1)
+    player = re.sub(r'<input([^>]*type="range")', r'<input aria-label="frame"\1', player, count=1)
+    return player

@@ -16,8 +16,8 @@ import cnnbook
 from cnnbook import optim
 from cnnbook.data import fashion_mnist as fm
 from cnnbook.exercises import check, hint
-from cnnbook.plot import (plot_decision_boundary, plot_filters, plot_history, show_images,
-                          use_book_style)
+from cnnbook.plot import (animation_html, plot_decision_boundary, plot_filters, plot_history,
+                          show_images, use_book_style)
 from cnnbook.train import History, progress_mode
 
 F64 = np.float64
@@ -227,6 +227,15 @@ def train_entries():
 
 # ------------------------------------------------------------------ plots
 
+def _animation():
+    from matplotlib import animation
+    from matplotlib.figure import Figure
+
+    fig = Figure()
+    ax = fig.add_subplot()
+    return animation.FuncAnimation(fig, lambda k: ax.plot([k]), frames=2)
+
+
 def _book_style():
     import matplotlib as mpl
 
@@ -247,6 +256,9 @@ def _has_accuracy(history):
 def plot_entries():
     images = lambda: _rng(0).uniform(0, 1, (3, 4, 4))  # noqa: E731
     return [
+        Entry("animation_html", animation_html, lambda: {"anim": _animation(), "alt": "a dot"},
+              {"alt": "str"}, npos=2, fixed="anim: a matplotlib animation (or any object: TypeError)",
+              rule=lambda result, args: f'alt="{args["alt"]}"' in result and "https://" not in result),
         Entry("use_book_style", lambda: _book_style(), dict, {}, fixed="takes no argument",
               rule=lambda result, args: result[:2] == ["#0072B2", "#E69F00"]),
         Entry("plot_history", plot_history, lambda: {"history": _history(), "ax": None},

@@ -116,3 +116,25 @@ def test_use_book_style_sets_the_colour_blind_safe_palette():
         assert mpl.rcParams["axes.prop_cycle"].by_key()["color"] == list(BOOK_COLORS)
         assert mpl.rcParams["image.cmap"] == "viridis"
     assert len(set(BOOK_COLORS)) == len(BOOK_COLORS) == 8
+
+
+def test_animation_html_is_offline_and_accessible():
+    import re
+
+    from matplotlib import animation
+    from matplotlib.figure import Figure
+
+    from cnnbook.plot import animation_html
+
+    fig = Figure()
+    ax = fig.add_subplot()
+    anim = animation.FuncAnimation(fig, lambda k: ax.plot([k]), frames=3)
+    player = animation_html(anim, "a dot moving right")
+    assert "https://" not in player and "http://" not in player and "fa fa-" not in player
+    assert re.search(r'<img alt="a dot moving right" id="_anim_img', player)
+    assert re.search(r'<input aria-label="frame" id="_anim_slider', player)
+    for bad in ("", "  ", None):
+        with pytest.raises(ValueError, match="alt must be a non-empty str"):
+            animation_html(anim, bad)
+    with pytest.raises(TypeError, match="anim must be a matplotlib animation"):
+        animation_html(fig, "x")

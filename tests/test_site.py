@@ -5,7 +5,10 @@ result in _build/html. They serve it on 127.0.0.1 and check that every page of t
 of contents loads without console errors, that MathJax typesets its math, that nothing
 is requested from any other host (such requests are recorded and aborted), that search
 works offline, that the launch buttons point to Binder and Colab, and that exercises
-render with their solutions collapsed.
+render with their solutions collapsed. Every page also passes an accessibility check:
+axe-core (installed from npm with MathJax) is injected into the page, in light and in
+dark mode, and must find no serious or critical violation of WCAG 2.1 A/AA; every image
+of every built page has a text alternative.
 """
 from __future__ import annotations
 
@@ -22,6 +25,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 HTML = ROOT / "_build" / "html"
 CHROMIUM = "/usr/bin/chromium"
+AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run",
                  "--disable-quic"]
@@ -255,3 +259,56 @@ def test_built_html_names_no_other_host():
         if len(mathjax) > 1:
             problems.append(f"{name}: {len(mathjax)} MathJax scripts")
     assert not problems, "\n".join(problems)
+
+
+# --------------------------------------------------------------------------- accessibility
+
+AXE_RUN = """() => axe.run(document, {
+    runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']},
+    resultTypes: ['violations'],
+}).then(r => r.violations.filter(v => v.impact === 'serious' || v.impact === 'critical')
+    .map(v => `${v.impact} ${v.id} (${v.help}): ` +
+              v.nodes.slice(0, 3).map(n => n.target.join(' ') + ' ' + n.html.slice(0, 120))
+                     .join(' | ')))"""
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+@pytest.mark.parametrize("docname", ["index", *PAGES])
+def test_page_is_accessible(browser, site, docname, scheme):
+    """axe-core finds no serious or critical WCAG 2.1 A/AA issue, in either colour mode."""
+    if not AXE.is_file():
+        pytest.fail(f"{AXE} is missing: run `npm ci` (`make book` does it).")
+    context = browser.new_context(service_workers="block", color_scheme=scheme)
+    context.route("**/*", lambda route: route.continue_() if is_local(route.request.url)
+                  else route.abort())
+    try:
+        page = context.new_page()
+        page.goto(site + docname + ".html")
+        if page.locator(".math").count():
+            typeset(page)                      # check the page as a reader sees it
+        page.add_script_tag(path=str(AXE))
+        violations = page.evaluate(AXE_RUN)
+    finally:
+        context.close()
+    assert not violations, f"{docname} ({scheme} mode):\n" + "\n".join(violations)
+
+
+IMG = re.compile(r"<img\b[^>]*>")
+
+
+def test_every_image_has_alt_text():
+    """Every <img> of every built page (chapter figures included) has an alt that
+    describes it (not empty, not the file's name): a figure cell carries it in its
+    metadata, {"mystnb": {"image": {"alt": "..."}}}."""
+    assert (HTML / "index.html").is_file(), "run `make book` first"
+    missing = []
+    for path in sorted(HTML.rglob("*.html")):
+        if "_static" in path.parts:
+            continue
+        for tag in IMG.findall(path.read_text(encoding="utf-8")):
+            alt = re.search(r'\balt="([^"]*)"', tag)
+            # Sphinx fills a missing alt with the image's path: that is no description
+            if not alt or not alt.group(1).strip() or re.search(
+                    r"\.(png|jpe?g|svg|gif)$", alt.group(1).strip(), re.I):
+                missing.append(f"{path.relative_to(HTML)}: {tag[:100]}")
+    assert not missing, f"{len(missing)} images without alt text:\n" + "\n".join(missing[:40])

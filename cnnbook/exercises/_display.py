@@ -48,7 +48,9 @@ def to_html(verdict: Verdict) -> str:
     where = f' <span style="opacity:0.75">on {_inline(verdict.case)}</span>' if verdict.case else ""
     parts = [
         f'<div style="border-left:4px solid {colour};padding:2px 10px;margin:4px 0">',
-        f'<span style="color:{colour};font-weight:bold">{mark} {html.escape(verdict.headline)}</span>'
+        # white on the verdict's colour: 4.9:1 or more whatever the page's theme (WCAG AA)
+        f'<span style="background:{colour};color:#ffffff;font-weight:bold;padding:0 4px;'
+        f'border-radius:3px">{mark} {html.escape(verdict.headline)}</span>'
         f' &mdash; <code>{html.escape(verdict.name)}</code> {html.escape(verdict.title)}{where}',
     ]
     parts += [f"<div>{_inline(line)}</div>" for line in verdict.detail.splitlines()]
