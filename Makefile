@@ -50,7 +50,8 @@ book: $(VENV)/.book mathjax
 
 # Tests run JOBS processes at once, each with one BLAS thread: two processes with two
 # OpenBLAS threads each on two cores spin against each other and run several times slower.
-THREADS := OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
+# CNNBOOK_RECORD=off: the notebooks' passed checks are not added to the reader's progress.
+THREADS := OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 CNNBOOK_RECORD=off
 
 test: $(VENV)/.test book
 	$(THREADS) $(PY) -m pytest -n $(JOBS) --dist loadscope tests

@@ -55,7 +55,7 @@ from .data import (
     load_fashion_mnist, fashion_mnist_paths, FASHION_MNIST_CLASSES,
     make_xor, make_moons, make_spirals, iterate_minibatches, shift_images,
 )
-from .exercises import check, ExerciseFailed
+from .exercises import check, hint, progress, ExerciseFailed
 from .gradcheck import check_gradients, numerical_gradient, relative_error
 from . import models
 from .models import lenet
@@ -96,6 +96,6 @@ __all__ = [
     "Optimizer", "SGD", "Adagrad", "RMSprop", "Adam", "descent_path", "Value", "fit",
     "evaluate", "predict", "History", "load_fashion_mnist", "fashion_mnist_paths",
     "FASHION_MNIST_CLASSES", "make_xor", "make_moons", "make_spirals",
-    "iterate_minibatches", "shift_images", "check", "ExerciseFailed", "check_gradients",
-    "numerical_gradient", "relative_error", "models", "lenet", "__version__",
+    "iterate_minibatches", "shift_images", "check", "hint", "progress", "ExerciseFailed",
+    "check_gradients", "numerical_gradient", "relative_error", "models", "lenet", "__version__",
 ]

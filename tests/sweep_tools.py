@@ -15,7 +15,7 @@ from sweep_math import accuracy_twin
 import cnnbook
 from cnnbook import optim
 from cnnbook.data import fashion_mnist as fm
-from cnnbook.exercises import check, hint
+from cnnbook.exercises import check, hint, progress
 from cnnbook.plot import (animation_html, plot_decision_boundary, plot_filters, plot_history,
                           show_images, use_book_style)
 from cnnbook.train import History, progress_mode
@@ -323,6 +323,9 @@ def exercise_entries():
         Entry("hint", lambda name, level=None: _printed(hint, name, level),
               lambda: {"name": "ch01.perceptron", "level": None}, {"name": "str", "level": "int"}, npos=2,
               rule=hint_rule),
+        Entry("progress", lambda reset=False: _printed(progress, reset=reset),
+              lambda: {"reset": False}, {"reset": "bool"},
+              rule=lambda result, args: result[0] is None and "all chapters" in result[1]),
     ]
 
 

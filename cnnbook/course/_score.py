@@ -23,7 +23,7 @@ from .execute import kernel_env
 
 __all__ = ["ENV", "score"]
 
-ENV = {"CNNBOOK_STRICT": "0", "CNNBOOK_PROGRESS": "off", "MPLBACKEND": "Agg"}
+ENV = {"CNNBOOK_STRICT": "0", "CNNBOOK_PROGRESS": "off", "CNNBOOK_RECORD": "off", "MPLBACKEND": "Agg"}
 # The solution process: the folder it runs in comes last on sys.path, so that a student's
 # helper module can be imported but a file named like a package (numpy.py) cannot
 # replace it.

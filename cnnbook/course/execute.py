@@ -120,7 +120,8 @@ def main(argv=None) -> int:
     for path in args.notebooks:
         start = time.perf_counter()
         try:
-            nb = run_notebook(path, env={"CNNBOOK_PROGRESS": "text"}, timeout=args.timeout)
+            nb = run_notebook(path, env={"CNNBOOK_PROGRESS": "text", "CNNBOOK_RECORD": "off"},
+                              timeout=args.timeout)
         except (CellExecutionError, CellTimeoutError, DeadKernelError) as exc:
             print(f"{path}: execution stopped, the file was not changed.\n{exc}", file=sys.stderr)
             return 1

@@ -11,7 +11,8 @@ the line it came from, None, wrong type, shape or dtype, NaN, a changed input, w
 values, a common mistake, too long a run) with a hint, never the expected values. What
 the function prints is shown shortened under the verdict. It returns None, so "Run all"
 goes on past an unfinished exercise; with ``CNNBOOK_STRICT=1`` a failure raises
-``ExerciseFailed`` instead.
+``ExerciseFailed`` instead. ``progress()`` shows which exercises have passed so far
+(``cnnbook.exercises.record`` keeps the record in the reader's data folder).
 
 A check cannot be talked into a pass by the reader's objects or by patching NumPy or
 this package from the notebook (see ``_plain`` and ``_seal``); the grader,
@@ -25,8 +26,9 @@ from ._checker import CATEGORIES, Verdict, evaluate
 from ._display import ExerciseFailed, show, strict_mode
 from ._seal import seal
 from ._spec import Case, Exercise, Mistake, case, get
+from .record import progress, record_pass
 
-__all__ = ["check", "hint", "evaluate", "ExerciseFailed", "Exercise", "Case", "Mistake", "case",
+__all__ = ["check", "hint", "progress", "evaluate", "ExerciseFailed", "Exercise", "Case", "Mistake", "case",
            "get", "Verdict", "CATEGORIES"]
 
 
@@ -34,10 +36,13 @@ def check(name: str, fn) -> None:
     """Grade the reader's function ``fn`` on exercise ``name`` (e.g. "ch01.perceptron").
 
     Shows the verdict and returns None; in strict mode (CNNBOOK_STRICT=1) a failure
-    raises ``ExerciseFailed``. Every chapter's exercises use it. See chapter 1.
+    raises ``ExerciseFailed``. A pass is recorded for ``progress()`` (not in strict mode
+    or under the grader). Every chapter's exercises use it. See chapter 1.
     """
     verdict = evaluate(name, fn)
     show(verdict)
+    if verdict.passed:
+        record_pass(verdict.name)
     if strict_mode() and verdict.category != "passed":
         raise ExerciseFailed(verdict)
 
