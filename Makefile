@@ -7,10 +7,11 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip --disable-pip-version-check -q
 JOBS   ?= 2
 
-.PHONY: help book test test-lowest lab execute student serve bench grade clean mathjax
+.PHONY: help book pdf test test-lowest lab execute student serve bench grade clean mathjax
 
 help:
 	@echo "make book     build the site into _build/html"
+	@echo "make pdf      print the whole book to _build/pdf/cnn-book.pdf (then make book links it)"
 	@echo "make test     run every test (package, notebooks, exercise version, site)"
 	@echo "make test-lowest  the package tests with the lowest versions the requirements allow"
 	@echo "make lab      open the chapters in JupyterLab"
@@ -45,15 +46,23 @@ $(MATHJAX)/tex-chtml.js: package.json package-lock.json
 mathjax: $(MATHJAX)/tex-chtml.js
 
 book: $(VENV)/.book mathjax
+	@mkdir -p _build/pdf
 	$(VENV)/bin/jupyter-book build . -W -n --keep-going
 	@echo "The book is in _build/html: open file://$(CURDIR)/_build/html/index.html or run 'make serve'"
+
+# The whole book as one PDF, offline: the single-page HTML build printed by the system
+# Chromium through Playwright (book/_ext/print_pdf.py), math typeset by MathJax first.
+# `make book` after it puts the PDF on the site; `make test` does both.
+pdf: $(VENV)/.test mathjax
+	$(VENV)/bin/jupyter-book build . --builder singlehtml -W -n --keep-going
+	$(PY) book/_ext/print_pdf.py _build/singlehtml _build/pdf/cnn-book.pdf
 
 # Tests run JOBS processes at once, each with one BLAS thread: two processes with two
 # OpenBLAS threads each on two cores spin against each other and run several times slower.
 # CNNBOOK_RECORD=off: the notebooks' passed checks are not added to the reader's progress.
 THREADS := OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 CNNBOOK_RECORD=off
 
-test: $(VENV)/.test book
+test: $(VENV)/.test pdf book
 	$(THREADS) $(PY) -m pytest -n $(JOBS) --dist loadscope tests
 	$(THREADS) $(PY) -m pytest -n $(JOBS) --dist loadscope --nbval --nbval-current-env \
 	    --nbval-sanitize-with tests/nbval_sanitize.cfg chapters

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import http.server
+import json
 import re
 import threading
 import urllib.parse
@@ -312,3 +313,59 @@ def test_every_image_has_alt_text():
                     r"\.(png|jpe?g|svg|gif)$", alt.group(1).strip(), re.I):
                 missing.append(f"{path.relative_to(HTML)}: {tag[:100]}")
     assert not missing, f"{len(missing)} images without alt text:\n" + "\n".join(missing[:40])
+
+
+# --------------------------------------------------------------------------- the PDF
+
+PDF = HTML / "cnn-book.pdf"
+
+
+def chapter_titles() -> list[str]:
+    """Each chapter's title, from the first heading of its notebook."""
+    titles = []
+    for docname in CHAPTERS:
+        cells = json.loads((ROOT / f"{docname}.ipynb").read_text(encoding="utf-8"))["cells"]
+        first = "".join(cells[0]["source"]).splitlines()[0]
+        titles.append(first.lstrip("# ").strip())
+    return titles
+
+
+def squeeze(text: str) -> str:
+    return re.sub(r"\s+", "", text)
+
+
+def test_the_pdf_holds_every_chapter_and_typeset_math():
+    """`make pdf` printed the book and `make book` put it on the site, linked from the
+    introduction; read back, it has every chapter's title, bookmarks, and equations
+    typeset (no TeX source left on its pages)."""
+    import pypdf
+
+    assert PDF.is_file(), f"{PDF} is missing: run `make pdf book` (`make test` does it)."
+    assert 'href="../cnn-book.pdf"' in (HTML / "book" / "intro.html").read_text(encoding="utf-8")
+    reader = pypdf.PdfReader(PDF)
+    assert len(reader.pages) > 50 * len(CHAPTERS) // 2, f"only {len(reader.pages)} pages"
+    text = "\n".join(page.extract_text() or "" for page in reader.pages)
+    flat = squeeze(text)
+    missing = [t for t in chapter_titles() if squeeze(t) not in flat]
+    assert not missing, f"chapter titles not found in the PDF: {missing}"
+    outline = []
+
+    def walk(items):
+        for item in items:
+            if isinstance(item, list):
+                walk(item)
+            else:
+                outline.append(item.title)
+
+    walk(reader.outline)
+    assert all(any(squeeze(t) in squeeze(o) for o in outline) for t in chapter_titles()), outline[:20]
+    # MathJax typeset the equations: the TeX source of no chapter's first displayed
+    # equation is left on the page (code cells may hold TeX in strings), and the
+    # symbols MathJax draws are there
+    for docname in CHAPTERS:
+        cells = json.loads((ROOT / f"{docname}.ipynb").read_text(encoding="utf-8"))["cells"]
+        prose = "".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
+        display = re.search(r"\$\$(.+?)\$\$", prose, re.S)
+        assert display, f"{docname}: no displayed equation to look for"
+        assert squeeze(display.group(1)) not in flat, f"{docname}: untypeset TeX in the PDF"
+    assert "∂" in text and "∑" in text
