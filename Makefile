@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip --disable-pip-version-check -q
 JOBS   ?= 2
 
-.PHONY: help book pdf test test-lowest lab execute student serve bench grade clean mathjax
+.PHONY: help book pdf exercises test test-lowest lab execute student serve bench grade clean mathjax
 
 help:
 	@echo "make book     build the site into _build/html"
@@ -17,6 +17,7 @@ help:
 	@echo "make lab      open the chapters in JupyterLab"
 	@echo "make execute  re-run every chapter in place, refreshing its committed outputs"
 	@echo "make student  write the exercise version of every chapter into student/ (and student/plain/)"
+	@echo "make exercises  write the exercises branch (exercise version, package, Binder files) to _build/exercises"
 	@echo "make grade    grade the exercise version (cnnbook-grade, an instructor's autograder)"
 	@echo "make serve    serve the built site on http://localhost:8000"
 	@echo "make bench    time the kernels side by side with PyTorch CPU"
@@ -62,7 +63,7 @@ pdf: $(VENV)/.test mathjax
 # CNNBOOK_RECORD=off: the notebooks' passed checks are not added to the reader's progress.
 THREADS := OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 CNNBOOK_RECORD=off
 
-test: $(VENV)/.test pdf book
+test: $(VENV)/.test pdf book exercises
 	$(THREADS) $(PY) -m pytest -n $(JOBS) --dist loadscope tests
 	$(THREADS) $(PY) -m pytest -n $(JOBS) --dist loadscope --nbval --nbval-current-env \
 	    --nbval-sanitize-with tests/nbval_sanitize.cfg chapters
@@ -96,6 +97,12 @@ execute: $(VENV)/.book
 student: $(VENV)/.book
 	$(PY) -m cnnbook.course.student chapters student
 	$(PY) -m cnnbook.course.student --plain-markdown chapters student/plain
+
+# The content of the `exercises` branch, which the site's Binder and Colab buttons open:
+# every chapter's exercise version in plain Markdown, the package and Binder's files.
+# .github/workflows/book.yml pushes it to the branch.
+exercises: $(VENV)/.book
+	$(PY) -m cnnbook.course.publish _build/exercises
 
 # A class: cnnbook-grade CLASS_FOLDER -j 4 --csv gradebook.csv --totals totals.csv
 grade: student

@@ -8,7 +8,7 @@ notebook's metadata records its chapter (``cnnbook.chapter``, read by the grader
 
 Solution markers in a cell that is not tagged ``solution`` are an error (the answer
 would stay in the exercise version), and so is DEST = SRC unless ``--in-place`` says so
-(Binder's postBuild converts the chapters in place).
+(and the exercises branch, cnnbook.course.publish, is made from it).
 
 ``--plain-markdown`` also turns MyST-only syntax into plain Markdown (exercise boxes,
 equation labels, references, citations; see ``_markdown``), for Colab and a Jupyter
