@@ -113,7 +113,7 @@ serve: book
 	$(PY) -m http.server --directory _build/html 8000
 
 bench: $(VENV)/.test
-	$(PY) benchmarks/run.py
+	$(PY) benchmarks/run.py --json benchmarks/results/latest.json
 
 clean:
 	rm -rf _build student node_modules $(LOWEST)

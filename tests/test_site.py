@@ -369,3 +369,15 @@ def test_the_pdf_holds_every_chapter_and_typeset_math():
         assert display, f"{docname}: no displayed equation to look for"
         assert squeeze(display.group(1)) not in flat, f"{docname}: untypeset TeX in the PDF"
     assert "∂" in text and "∑" in text
+
+
+def test_the_speed_appendix_shows_the_committed_benchmark():
+    """book/speed.md renders benchmarks/results/latest.json (make bench) at build time:
+    every workload's ratio, the machine, and the chart with its alt text."""
+    results = json.loads((ROOT / "benchmarks" / "results" / "latest.json").read_text())
+    page = (HTML / "book" / "speed.html").read_text(encoding="utf-8")
+    for key, w in results["workloads"].items():
+        if "ratio" in w:
+            assert f">{key}<" in page and f">{w['ratio']:.2f}<" in page, key
+    assert results["machine"]["cpu"] in page
+    assert re.search(r'<img alt="Bar chart of the ratio[^"]+" src="[^"]*bench_ratios\.png"', page)
