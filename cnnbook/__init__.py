@@ -44,6 +44,11 @@ from .attention import (
     scaled_dot_product_attention_forward_naive, scaled_dot_product_attention_backward_naive,
     multi_head_attention_forward, multi_head_attention_backward,
 )
+from .activations import GELU, gelu_forward, gelu_backward
+from .positional import (
+    sinusoidal_embedding, SinusoidalPositionalEmbedding, LearnedPositionalEmbedding,
+)
+from .transformer import EncoderBlock
 from .losses import (
     mse_loss, half_sum_squared_error, quadratic_loss, zero_one_loss, binary_cross_entropy,
     binary_cross_entropy_with_logits, cross_entropy, one_hot, accuracy,
@@ -90,7 +95,9 @@ __all__ = [
     "MultiheadAttention", "scaled_dot_product_attention_forward",
     "scaled_dot_product_attention_backward", "scaled_dot_product_attention_forward_naive",
     "scaled_dot_product_attention_backward_naive", "multi_head_attention_forward",
-    "multi_head_attention_backward", "mse_loss", "half_sum_squared_error",
+    "multi_head_attention_backward", "GELU", "gelu_forward", "gelu_backward",
+    "sinusoidal_embedding", "SinusoidalPositionalEmbedding", "LearnedPositionalEmbedding",
+    "EncoderBlock", "mse_loss", "half_sum_squared_error",
     "quadratic_loss", "zero_one_loss", "binary_cross_entropy",
     "binary_cross_entropy_with_logits", "cross_entropy", "one_hot", "accuracy",
     "Optimizer", "SGD", "Adagrad", "RMSprop", "Adam", "descent_path", "Value", "fit",

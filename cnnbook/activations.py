@@ -4,8 +4,8 @@ Each ``<name>_forward(x, *, hyper) -> (out, cache)`` has a ``<name>_backward(dou
 A single-input kernel returns ``dx`` itself; a kernel with a learnable input (PReLU's
 ``weight``) returns a tuple in argument order. Names and hyperparameters follow
 ``torch.nn.functional``. The functions of Chen's table (identity, binary step, logistic,
-tanh, arctan, ReLU, PReLU, ELU, SoftPlus) are here, with leaky ReLU, softmax and
-log-softmax; Chidiac's ridge and radial functions are in ``cnnbook.radial``.
+tanh, arctan, ReLU, PReLU, ELU, SoftPlus) are here, with leaky ReLU, softmax,
+log-softmax and GELU (the transformer's activation, chapter 10); Chidiac's ridge and radial functions are in ``cnnbook.radial``.
 
 Shapes: x is any shape (softmax and log-softmax reduce along ``dim``), out and dx are
 shaped like x, and every backward refuses a dout of another shape. dx has x's dtype.
@@ -17,6 +17,8 @@ slope, ELU'(0) = alpha.
 from __future__ import annotations
 
 from typing import NamedTuple
+
+import math
 
 import numpy as np
 
@@ -33,7 +35,7 @@ __all__ = [
     "softplus_forward", "softplus_backward", "softmax_forward", "softmax_backward",
     "log_softmax_forward", "log_softmax_backward", "Identity", "BinaryStep", "Sigmoid",
     "Tanh", "ArcTan", "ReLU", "LeakyReLU", "ELU", "Softplus", "Softmax", "LogSoftmax",
-    "PReLU", "PReLUCache",
+    "PReLU", "PReLUCache", "gelu_forward", "gelu_backward", "GELU",
 ]
 
 
@@ -344,6 +346,96 @@ def log_softmax_backward(dout, cache):
     return dout - np.exp(out) * dout.sum(axis=dim, keepdims=True)
 
 
+# -- GELU: x times the standard normal CDF ----------------------------------------------
+# NumPy has no erf. It is evaluated from a table of Taylor coefficients about the points
+# 0, 1/256, 2/256, ..., 6 (built once from math.erf and the derivatives of erf, which are
+# Hermite polynomials times e^(-x^2)): erf(x0 + h) = sum_k c_k(x0) h^k with |h| <= 1/512
+# and 6 terms, accurate to 1 ulp (|error| <= 2.3e-16 against math.erf). Beyond 6, erf is
+# +-1 in float64.
+_ERF_STEP, _ERF_TERMS, _ERF_MAX = 1.0 / 256, 6, 6.0
+
+
+def _erf_table() -> np.ndarray:
+    """c[k, j] = erf^(k)(x_j) / k! at x_j = j * _ERF_STEP; (terms, points)."""
+    x = np.arange(int(_ERF_MAX / _ERF_STEP) + 1) * _ERF_STEP  # (points,)
+    c = np.empty((_ERF_TERMS, x.size))
+    c[0] = [math.erf(v) for v in x]
+    gauss = 2.0 / math.sqrt(math.pi) * np.exp(-x * x)  # erf'(x)
+    h_prev, h = np.zeros_like(x), np.ones_like(x)  # Hermite H_{k-2}, H_{k-1}
+    for k in range(1, _ERF_TERMS):
+        # erf^(k)(x) = (-1)^(k-1) H_{k-1}(x) erf'(x),  H_k = 2x H_{k-1} - 2(k-1) H_{k-2}
+        c[k] = (-1) ** (k - 1) * h * gauss / math.factorial(k)
+        h_prev, h = h, 2 * x * h - 2 * (k - 1) * h_prev
+    return c
+
+
+_ERF_COEF = _erf_table()
+
+
+def _erf(x: np.ndarray) -> np.ndarray:
+    """The error function of a float64 array, vectorized (|error| <= 2.3e-16); NaN gives NaN."""
+    ax = np.minimum(np.abs(x), _ERF_MAX)  # (..., ) NaN stays NaN
+    idx = np.rint(np.nan_to_num(ax) * (1 / _ERF_STEP)).astype(np.intp)  # nearest table point
+    h = ax - idx * _ERF_STEP  # |h| <= _ERF_STEP / 2
+    out = _ERF_COEF[-1].take(idx)
+    for c in _ERF_COEF[-2::-1]:  # Horner's rule in h
+        out *= h
+        out += c.take(idx)
+    return np.copysign(out, x)
+
+
+_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+_GELU_CUBIC = 0.044715  # the tanh approximation's constant (Hendrycks and Gimpel)
+
+
+def _approximate(approximate, func):
+    if not isinstance(approximate, str):
+        raise TypeError(f"{func}: approximate must be 'none' or 'tanh', got "
+                        f"{type(approximate).__name__} {approximate!r:.40}")
+    if approximate not in ("none", "tanh"):
+        raise ValueError(f"{func}: approximate must be 'none' or 'tanh', got {approximate!r:.40}")
+    return approximate
+
+
+@nan_in_nan_out
+def gelu_forward(x, *, approximate="none"):
+    """GELU(x) = x Phi(x) = x (1 + erf(x / sqrt 2)) / 2, as ``torch.nn.functional.gelu``.
+
+    Phi is the standard normal CDF: a smooth ReLU that lets small negative values
+    through. ``approximate="tanh"`` gives PyTorch's tanh form,
+    x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) / 2. x: any shape -> ``(out, cache)``, out
+    shaped like x and in its dtype (computed in float64). See chapter 10.
+    """
+    func = "gelu_forward"
+    x = as_float_array(x, "x", func)
+    approximate = _approximate(approximate, func)
+    x64 = x.astype(np.float64, copy=False)
+    if approximate == "none":
+        cdf = 0.5 * (1.0 + _erf(x64 * (1 / math.sqrt(2.0))))  # Phi(x)
+        out = x64 * cdf
+        return out.astype(x.dtype, copy=False), (x, cdf, None, approximate)
+    t = np.tanh(_SQRT_2_OVER_PI * (x64 + _GELU_CUBIC * x64 ** 3))
+    out = 0.5 * x64 * (1.0 + t)
+    return out.astype(x.dtype, copy=False), (x, None, t, approximate)
+
+
+@nan_in_nan_out
+def gelu_backward(dout, cache):
+    """GELU'(x) = Phi(x) + x phi(x), phi(x) = e^(-x^2/2) / sqrt(2 pi) the normal density
+    (for approximate="tanh", the derivative of the tanh form:
+    (1 + t) / 2 + x (1 - t^2) sqrt(2/pi) (1 + 3 * 0.044715 x^2) / 2). dout: any shape,
+    the forward output's; dx shaped and typed like x. See chapter 10."""
+    x, cdf, t, approximate = cache
+    dout = check_dout(dout, x.shape, x.dtype, "gelu_backward")
+    x64 = x.astype(np.float64, copy=False)
+    if approximate == "none":
+        grad = cdf + x64 * np.exp(-0.5 * x64 * x64) * (1 / math.sqrt(2 * math.pi))
+    else:
+        grad = 0.5 * (1.0 + t) + (0.5 * _SQRT_2_OVER_PI) * x64 * (1.0 - t * t) * (
+            1.0 + 3 * _GELU_CUBIC * x64 * x64)
+    return (dout * grad).astype(x.dtype, copy=False)
+
+
 # -- Modules --------------------------------------------------------------------------
 class _Elementwise(Module):
     """A parameter-free activation Module around a kernel pair; ``_kwargs`` holds its
@@ -492,3 +584,17 @@ class PReLU(Module):
 
     def extra_repr(self) -> str:
         return f"num_parameters={self.num_parameters}"
+
+
+class GELU(_Elementwise):
+    """Gaussian error linear unit, ``torch.nn.GELU``'s twin (approximate="none", the exact
+    erf form, or "tanh"); any shape. The activation of the transformer's MLP. See chapter 10."""
+
+    _forward, _backward = gelu_forward, gelu_backward
+
+    def __init__(self, approximate: str = "none"):
+        super().__init__()
+        self.approximate = _approximate(approximate, "GELU")
+
+    def _kwargs(self):
+        return {"approximate": self.approximate}

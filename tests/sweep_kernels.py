@@ -182,6 +182,9 @@ FORWARD = {
          "out_proj_bias": ARR, "num_heads": INT, "attn_mask": ARR}, mha),
     "concat_forward": ({"arrays[0]": ARR, "arrays[1]": ARR, "axis": INT},
                        lambda a0, a1, *, axis=1: torch.cat([T(a0), T(a1)], dim=axis)),
+    # chapter 10
+    "gelu_forward": ({"x": ARR, "approximate": "str"},
+                     lambda x, *, approximate="none": F.gelu(T(x), approximate=approximate)),
 }
 for _naive, _fast in (("conv2d_forward_naive", "conv2d_forward"),
                       ("max_pool2d_forward_naive", "max_pool2d_forward"),

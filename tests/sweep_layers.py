@@ -291,6 +291,80 @@ LAYERS = {
 }
 
 
+# -- chapter 10: GELU, positional embeddings, the encoder block ------------------------------
+def _gelu_ctor(approximate="none"):
+    need(isinstance(approximate, str) and approximate in ("none", "tanh"))
+    return nn.GELU(approximate=approximate)
+
+
+class TorchSinusoidal(nn.Module):
+    def __init__(self, num_positions, dim, *, base=10000.0, dtype=F64):
+        super().__init__()
+        torch_dtype(dtype)
+        for n in (num_positions, dim):
+            need(isinstance(n, int) and not isinstance(n, bool) and 0 < n < 10**6)
+        need(dim % 2 == 0, "dim must be even")
+        _number(base, 1, open_low=True)
+        t = torch.arange(num_positions, dtype=torch.float64)[:, None]
+        w = torch.tensor(float(base), dtype=torch.float64) ** (
+            -torch.arange(0, dim, 2, dtype=torch.float64) / dim)
+        table = torch.empty(num_positions, dim, dtype=torch.float64)
+        table[:, 0::2], table[:, 1::2] = torch.sin(t * w), torch.cos(t * w)
+        self.register_buffer("table", table)
+
+    def forward(self, x):
+        need(x.ndim == 3 and x.shape[1] <= self.table.shape[0] and x.shape[2] == self.table.shape[1])
+        return x + self.table[:x.shape[1]]
+
+
+class TorchLearnedPositions(nn.Module):
+    def __init__(self, num_positions, dim, *, rng=None, dtype=F64):
+        super().__init__()
+        torch_dtype(dtype)
+        for n in (num_positions, dim):
+            need(isinstance(n, int) and not isinstance(n, bool) and 0 < n < 10**6)
+        self.weight = nn.Parameter(torch.zeros(num_positions, dim, dtype=torch.float64))
+
+    def forward(self, x):
+        need(x.ndim == 3 and x.shape[1] <= self.weight.shape[0] and x.shape[2] == self.weight.shape[1])
+        return x + self.weight[:x.shape[1]]
+
+
+class TorchEncoderBlock(nn.TransformerEncoderLayer):
+    def __init__(self, dim, num_heads, mlp_dim, *, eps=1e-5, approximate="none", rng=None,
+                 dtype=F64):
+        torch_dtype(dtype)
+        for n in (dim, num_heads, mlp_dim):
+            need(isinstance(n, int) and not isinstance(n, bool) and 0 < n < 10**5)
+        _number(eps, 0)
+        need(isinstance(approximate, str) and approximate in ("none", "tanh"))
+        super().__init__(dim, num_heads, mlp_dim, dropout=0.0,
+                         activation="gelu" if approximate == "none" else nn.GELU(approximate="tanh"),
+                         layer_norm_eps=eps, batch_first=True, norm_first=True)
+
+    def forward(self, x):
+        return super().forward(x)
+
+
+LAYERS.update({
+    cnnbook.GELU: (dict(approximate="tanh"), 1, {"approximate": "str"}, (3, 4), _gelu_ctor,
+                   lambda m: nn.GELU(approximate=m.approximate)),
+    cnnbook.SinusoidalPositionalEmbedding: (
+        dict(num_positions=5, dim=4, base=10000.0, dtype=F64), 2,
+        {"num_positions": I, "dim": I, "base": R, "dtype": DT}, (2, 3, 4), TorchSinusoidal,
+        lambda m: TorchSinusoidal(m.num_positions, m.dim, base=m.base)),
+    cnnbook.LearnedPositionalEmbedding: (
+        dict(num_positions=5, dim=4, rng=0, dtype=F64), 2,
+        {"num_positions": I, "dim": I, "rng": RNG, "dtype": DT}, (2, 3, 4), TorchLearnedPositions,
+        lambda m: TorchLearnedPositions(m.num_positions, m.dim)),
+    cnnbook.EncoderBlock: (
+        dict(dim=4, num_heads=2, mlp_dim=6, eps=1e-5, approximate="none", rng=0, dtype=F64), 3,
+        {"dim": I, "num_heads": I, "mlp_dim": I, "eps": R, "approximate": "str", "rng": RNG,
+         "dtype": DT}, (2, 3, 4), TorchEncoderBlock,
+        lambda m: TorchEncoderBlock(m.dim, m.num_heads, m.mlp_dim, eps=m.norm1.eps,
+                                    approximate=m.activation.approximate)),
+})
+
 def _blocks():
     return cnnbook.Sequential(cnnbook.Dense(4, 4, rng=1, dtype=F64), cnnbook.Tanh())
 
@@ -464,6 +538,12 @@ KERNELS_USED = {**K, cnnbook.RadialBasis: ("gaussian_rbf_forward", "gaussian_rbf
                 cnnbook.Sequential: ("dense_forward", "dense_backward", "relu_forward",
                                      "relu_backward")}
 KERNELS_USED[cnnbook.ConcatSkip] = K[cnnbook.ConcatSkip] + KERNELS_USED[cnnbook.Residual]
+# chapter 10
+KERNELS_USED[cnnbook.GELU] = ("gelu_forward", "gelu_backward")
+KERNELS_USED[cnnbook.EncoderBlock] = ("layer_norm_forward", "layer_norm_backward",
+                                      "multi_head_attention_forward",
+                                      "multi_head_attention_backward", "dense_forward",
+                                      "dense_backward", "gelu_forward", "gelu_backward")
 
 
 def _load_state(self, state):

@@ -466,6 +466,28 @@ def helper_entries():
     ]
 
 
+# ------------------------------------------------------------------ chapter 10
+
+def _sinusoidal_twin(num_positions, dim, *, base=10000.0):
+    for n in (num_positions, dim):
+        need(isinstance(n, int) and not isinstance(n, bool) and 0 < n < 10**6)
+    need(dim % 2 == 0, "dim must be even")
+    need(isinstance(base, (int, float)) and not isinstance(base, bool) and 1 < base < math.inf)
+    t = torch.arange(num_positions, dtype=torch.float64)[:, None]
+    w = torch.tensor(float(base), dtype=torch.float64) ** (
+        -torch.arange(0, dim, 2, dtype=torch.float64) / dim)
+    table = torch.empty(num_positions, dim, dtype=torch.float64)
+    table[:, 0::2], table[:, 1::2] = torch.sin(t * w), torch.cos(t * w)
+    return table
+
+
+def chapter10_entries():
+    return [Entry("sinusoidal_embedding", cnnbook.sinusoidal_embedding,
+                  lambda: {"num_positions": 6, "dim": 4, "base": 100.0},
+                  {"num_positions": "int", "dim": "int", "base": "float"}, npos=2,
+                  twin=_sinusoidal_twin)]
+
+
 def math_entries():
     return (loss_entries() + optimizer_entries() + autograd_entries() + gradcheck_entries()
-            + helper_entries())
+            + helper_entries() + chapter10_entries())

@@ -140,7 +140,7 @@ def _torch_model(m):
 def _predict_twin(model, X, *, batch_size=1000):
     need(isinstance(batch_size, int) and not isinstance(batch_size, bool) and batch_size >= 1)
     x = T(X)
-    need(isinstance(x, torch.Tensor) and x.dim() == 2 and len(x) > 0)
+    need(isinstance(x, torch.Tensor) and x.dim() >= 2 and len(x) > 0)  # Dense: (N, ..., in)
     return _torch_model(model)(x)
 
 

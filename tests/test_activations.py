@@ -320,3 +320,61 @@ def test_bad_input_messages(call, exc, words):
         call()
     for w in words:
         assert w in str(info.value)
+
+
+# -- GELU (chapter 10) ------------------------------------------------------------------
+def test_erf_against_math_erf_to_one_ulp():
+    """The vectorized erf behind GELU: within 2.3e-16 of math.erf everywhere, tiny
+    arguments to full relative precision, +-1 far out, NaN through."""
+    import math
+    from cnnbook.activations import _erf
+    rng = np.random.default_rng(0)
+    x = np.concatenate([np.linspace(-9, 9, 100_001), 3 * rng.standard_normal(50_000),
+                        [0.0, -0.0, 1e-300, -1e-12, 5.9999, 6.0, 6.0001, 40.0, -np.inf, np.inf]])
+    ref = np.array([math.erf(v) for v in x])
+    got = _erf(x)
+    assert np.abs(got - ref).max() <= 2.3e-16
+    small = np.array([1e-300, 1e-20, 1e-8, 1e-3, -1e-5])
+    np.testing.assert_allclose(_erf(small), [math.erf(v) for v in small], rtol=3e-16, atol=0)
+    assert np.isnan(_erf(np.array([np.nan]))[0])
+    np.testing.assert_array_equal(_erf(np.array([-0.0])), [-0.0])
+
+
+@pytest.mark.parametrize("approximate", ["none", "tanh"])
+def test_gelu_gradients_and_torch(approximate):
+    from cnnbook.activations import gelu_backward, gelu_forward
+    rng = np.random.default_rng(3)
+    x = np.concatenate([rng.standard_normal(40) * 3, [0.0, -1.0, 2.5, -7.0, 9.0]]).reshape(5, 9)
+    check_op(gelu_forward, gelu_backward, torch.nn.functional.gelu, [x],
+             kwargs=dict(approximate=approximate), atol=1e-15, rtol=1e-14)
+
+
+@pytest.mark.parametrize("approximate", ["none", "tanh"])
+def test_gelu_float64_precision_over_a_wide_range(approximate):
+    """Forward and gradient equal PyTorch's to float64 rounding on 200,001 points (erf
+    within an ulp, 1.1e-16, which x / 2 scales to at most 7e-16 at |x| = 12; NumPy's and
+    PyTorch's tanh may differ by an ulp where tanh rounds to -1, 5e-15 in the gradient)."""
+    from cnnbook.activations import gelu_backward, gelu_forward
+    x = np.linspace(-12, 12, 200_001)
+    out, cache = gelu_forward(x, approximate=approximate)
+    dx = gelu_backward(np.ones_like(x), cache)
+    xt = torch.tensor(x, requires_grad=True)
+    yt = torch.nn.functional.gelu(xt, approximate=approximate)
+    yt.sum().backward()
+    np.testing.assert_allclose(out, yt.detach().numpy(), rtol=1e-15, atol=1e-15)
+    np.testing.assert_allclose(dx, xt.grad.numpy(), rtol=1e-14, atol=1e-14)
+
+
+def test_gelu_module_dtypes_and_errors():
+    from cnnbook.activations import GELU, gelu_forward
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((2, 3, 5)).astype(np.float32)
+    layer = GELU()
+    y = layer(x)
+    assert y.dtype == np.float32 and layer.backward(np.ones_like(y)).dtype == np.float32
+    np.testing.assert_allclose(y, torch.nn.GELU()(torch.tensor(x)).numpy(), rtol=1e-6, atol=1e-7)
+    assert "approximate=tanh" in repr(GELU("tanh"))
+    with pytest.raises(ValueError, match="gelu_forward: approximate must be 'none' or 'tanh', got 'erf'"):
+        gelu_forward(x, approximate="erf")
+    with pytest.raises(TypeError, match="GELU: approximate must be 'none' or 'tanh'"):
+        GELU(approximate=None)

@@ -74,7 +74,7 @@ def test_init_follows_pytorch_default_and_rng():
 @pytest.mark.parametrize("call, exc, words", [
     (lambda: dense_forward(np.ones((2, 3)), np.ones((4, 5))), ValueError,
      ["weight expects 5 input features but x has 3", "x.shape=(2, 3)"]),
-    (lambda: dense_forward(np.ones(3), np.ones((4, 3))), ValueError, ["x", "2 dimensions", "(N, in_features)"]),
+    (lambda: dense_forward(np.ones(3), np.ones((4, 3))), ValueError, ["x", "2 or more dimensions", "(N, in_features)"]),
     (lambda: dense_forward(np.ones((2, 3)), np.ones((4, 3)), np.ones(3)), ValueError, ["bias", "4 entries"]),
     (lambda: dense_forward("x", np.ones((4, 3))), TypeError, ["x", "NumPy array"]),
     (lambda: Dense(0, 3), ValueError, ["in_features"]),
@@ -85,3 +85,24 @@ def test_bad_input_messages(call, exc, words):
         call()
     for w in words:
         assert w in str(info.value)
+
+
+@pytest.mark.parametrize("bias", [True, False])
+def test_dense_on_token_sequences(bias):
+    """x (N, T, in) -> (N, T, out), as F.linear: the same weights on every token, the weight
+    and bias gradients summed over the batch and the tokens (chapter 10)."""
+    rng = np.random.default_rng(7)
+    x, w = rng.standard_normal((2, 5, 4)), rng.standard_normal((3, 4))
+    b = rng.standard_normal(3) if bias else None
+    inputs, wrt = ([x, w, b], None) if bias else ([x, w], None)
+    check_op(dense_forward, dense_backward, F.linear, inputs, wrt=wrt)
+    y, cache = dense_forward(x, w, b)
+    assert y.shape == (2, 5, 3)
+    y2, _ = dense_forward(x.reshape(10, 4), w, b)  # the tokens as one big batch
+    np.testing.assert_allclose(y.reshape(10, 3), y2, rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError, match=r"dense_backward: dout must have shape \(2, 5, 3\)"):
+        dense_backward(np.ones((10, 3)), cache)
+    layer = Dense(4, 3, rng=0, dtype=np.float64)
+    assert layer(x).shape == (2, 5, 3)
+    assert layer.backward(np.ones((2, 5, 3))).shape == (2, 5, 4)
+    np.testing.assert_allclose(layer.grads["bias"], np.full(3, 10.0))

@@ -134,6 +134,8 @@ REGISTRY = [
     Pair(concat_two, skip.concat_backward,
          lambda rng: (randn(rng, (2, 3, 4, 4), (2, 1, 4, 4)), {"axis": 1}), grad_of=(0, 1),
          numbers=[("axis", 1.0, 4)]),
+    # chapter 10
+    Pair(A.gelu_forward, A.gelu_backward, x_only((2, 3, 4), approximate="none")),
 ]
 IDS = [p.name for p in REGISTRY]
 NUMBER_CASES = [(p, kw, bad_type, bad_value) for p in REGISTRY for kw, bad_type, bad_value in p.numbers]
