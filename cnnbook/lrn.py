@@ -36,8 +36,10 @@ def _window_sum(v, before, after):
     """s[:, c] = v[:, c - before] + ... + v[:, c + after] along axis 1, zeros outside.
 
     A loop over the before + after + 1 offsets of the window (a handful), never over
-    channels or pixels."""
+    channels or pixels; a window reaching beyond every channel is cut to them (the
+    channels outside are zeros)."""
     n_channels = v.shape[1]
+    before, after = min(before, max(n_channels - 1, 0)), min(after, max(n_channels - 1, 0))
     pad = [(0, 0)] * v.ndim
     pad[1] = (before, after)
     vp = np.pad(v, pad)  # (N, C + size - 1, ...)
@@ -48,7 +50,8 @@ def _window_sum(v, before, after):
 
 
 def _hyper(size, alpha, beta, k, func):
-    size = positive_int(size, "size", func)
+    # a window wider than the channels only divides alpha further: 10**6 is plenty
+    size = positive_int(size, "size", func, maximum=10**6)
     alpha = real_number(alpha, "alpha", func, minimum=0)
     beta = real_number(beta, "beta", func, minimum=0)
     k = real_number(k, "k", func, minimum=0, open_min=True)  # d >= k > 0: no division by 0
@@ -61,7 +64,8 @@ def local_response_norm_forward(x, size, *, alpha=1e-4, beta=0.75, k=1.0):
 
     out = x / (k + alpha / size * window sum of x^2) ** beta, the window the ``size``
     channels c - size // 2 .. c + (size - 1) // 2. x: (N, C, ...) with at least 3
-    dimensions (as torch); out shaped like x. size >= 1, alpha >= 0, beta >= 0, k > 0.
+    dimensions (as torch); out shaped like x. 1 <= size <= 10**6, alpha >= 0, beta >= 0,
+    k > 0.
     Returns ``(out, cache)``. See chapter 9.
     """
     func = "local_response_norm_forward"

@@ -31,6 +31,8 @@ from .module import Module
 
 __all__ = ["RecurrentConv2d"]
 
+_MAX_STEPS = 1000  # a refusal, not hours of unrolling (Liang & Hu use T = 3)
+
 
 class RecurrentConv2d(Module):
     """Recurrent convolutional layer (Liang & Hu): x(t) = g(f(w_f * u + w_r * x(t-1) + b)).
@@ -40,7 +42,8 @@ class RecurrentConv2d(Module):
     ``recurrent`` (Conv2d out_channels -> out_channels, weight w_r, no bias; None when
     steps = 0, which never uses it), both with "same" padding, and ``norm``
     (``LocalResponseNorm`` of size out_channels // 8 + 1, alpha 0.001, beta 0.75, k 1,
-    the constants of Liang & Hu's experiments; None when ``lrn=False``). ``steps`` = T >= 0; T = 0 is a plain convolution, ReLU and LRN.
+    the constants of Liang & Hu's experiments; None when ``lrn=False``).
+    ``steps`` = T in [0, 1000]; T = 0 is a plain convolution, ReLU and LRN.
     See chapter 9.
     """
 
@@ -51,7 +54,7 @@ class RecurrentConv2d(Module):
         self.in_channels = positive_int(in_channels, "in_channels", func)
         self.out_channels = positive_int(out_channels, "out_channels", func)
         self.kernel_size = int_pair(kernel_size, "kernel_size", func)
-        self.steps = positive_int(steps, "steps", func, minimum=0)
+        self.steps = positive_int(steps, "steps", func, minimum=0, maximum=_MAX_STEPS)
         flag(lrn, "lrn", func)
         float_dtype(dtype, func)
         rng = make_rng(rng)  # one generator: w_f and w_r are drawn one after the other

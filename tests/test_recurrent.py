@@ -309,7 +309,7 @@ def test_float32_layer_gives_float32():
 
 
 @pytest.mark.parametrize("call, exc, words", [
-    (lambda: RecurrentConv2d(1, 2, steps=-1), ValueError, "RecurrentConv2d: steps must be an integer >= 0, got -1"),
+    (lambda: RecurrentConv2d(1, 2, steps=-1), ValueError, "RecurrentConv2d: steps must be an integer >= 0 and <= 1000, got -1"),
     (lambda: RecurrentConv2d(1, 2, steps=1.5), TypeError, "RecurrentConv2d: steps must be an integer >= 0"),
     (lambda: RecurrentConv2d(1, 2, lrn="no"), TypeError, "RecurrentConv2d: lrn must be True or False"),
     (lambda: RecurrentConv2d(0, 2), ValueError, "RecurrentConv2d: in_channels must be an integer >= 1"),

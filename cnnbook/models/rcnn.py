@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._checks import positive_int
+from .._checks import fits_in_memory, positive_int
 from .._init import make_rng
 from ..activations import ReLU
 from ..conv import Conv2d
@@ -13,7 +13,7 @@ from ..flatten import Flatten
 from ..lrn import LocalResponseNorm
 from ..module import Sequential
 from ..pool import MaxPool2d
-from ..recurrent import RecurrentConv2d
+from ..recurrent import _MAX_STEPS, RecurrentConv2d
 
 __all__ = ["rcnn"]
 
@@ -37,7 +37,7 @@ def rcnn(n_classes=10, rng=None, channels=16, steps=3, block="rcl", wide_channel
     func = "rcnn"
     n_classes = positive_int(n_classes, "n_classes", func)
     channels = positive_int(channels, "channels", func)
-    steps = positive_int(steps, "steps", func, minimum=0)
+    steps = positive_int(steps, "steps", func, minimum=0, maximum=_MAX_STEPS)
     if not isinstance(block, str) or block not in _BLOCKS:
         raise ValueError(f"{func}: block must be one of {_BLOCKS}, got {block!r:.40}")
     if block == "wide":
@@ -48,6 +48,11 @@ def rcnn(n_classes=10, rng=None, channels=16, steps=3, block="rcl", wide_channel
     elif wide_channels is not None:
         raise ValueError(f"{func}: wide_channels is only for block='wide', got "
                          f"wide_channels={wide_channels!r:.40} with block={block!r}")
+    width = wide_channels if block == "wide" else channels
+    for shape, what in (((width, channels, 3, 3), f"channels={channels}, "
+                                                  f"wide_channels={wide_channels}"),
+                        ((n_classes, width * 7 * 7), f"n_classes={n_classes}")):
+        fits_in_memory(shape, "a weight", func, what)
     rng = make_rng(rng)
     c = channels
     lrn_size = c // 8 + 1  # the RCL's LRN, in every arm
