@@ -102,18 +102,18 @@ RCL_FORWARD = Exercise(
                 "The bias is added twice from step 1 on. How many b are there in the "
                 "pre-activation w_f * u + w_r * x(t-1) + b?"),
         Mistake(_fwd_wrong(extra=1),
-                "One recurrent step too many. With steps = T, how many times is w_r applied "
+                "One recurrent step too many. With T steps, how many times is w_r applied "
                 "(T = 0 applies it never)?"),
         Mistake(_fwd_wrong(extra=-1),
-                "One recurrent step too few. With steps = T, how many times is w_r applied?"),
+                "One recurrent step too few. With T steps, how many times is w_r applied?"),
         Mistake(_fwd_wrong(relu_after_sum=False),
                 "The ReLU is applied to the recurrent term alone, before the sum. Where does "
                 "f sit in x(t) = f(w_f * u + w_r * x(t-1) + b)?"),
     ],
     diagnose=_fwd_diagnose,
     hints={
-        "values": "Check steps = 0 first (a plain convolution with bias, then ReLU), then "
-                  "steps = 1: which two convolutions are added before the ReLU?",
+        "values": "Check T = 0 first (a plain convolution with bias, then ReLU), then "
+                  "T = 1: which two convolutions are added before the ReLU?",
         "shape": "x(T) has the shape of w_f * u: (N, K, H, W), with 'same' padding.",
         "exception": "w_r has K input channels: it is applied to x(t-1), never to u. And the "
                      "two convolutions must give maps of the same size.",
@@ -230,10 +230,10 @@ SHARED_WEIGHT_GRAD = Exercise(
     ],
     diagnose=_bptt_diagnose,
     hints={
-        "values": "Check steps = 1 first (one convolution's weight gradient). Then steps = 2: "
+        "values": "Check T = 1 first (one convolution's weight gradient). Then T = 2: "
                   "is step 1's gradient computed with the dL/dx(1) that step 2 sends back?",
         "shape": "dL/dw_r has the shape of weight_r, (K, K, k, k): one array for all steps.",
-        "exception": "With steps = 0, w_r is never used: what is its gradient then? Keep one "
+        "exception": "With T = 0, w_r is never used: what is its gradient then? Keep one "
                      "cache per step, for the backward of each convolution.",
         "mutated": "Your function changed one of its inputs: build new arrays instead.",
     },
@@ -244,7 +244,7 @@ SHARED_WEIGHT_GRAD = Exercise(
         "down from t = T: the ReLU's mask, then the convolution's backward, which gives this "
         "step's dL/dw_r and dL/dx(t-1) for the step below.",
         "The feed-forward term does not depend on w_r; the answer is the sum of the T "
-        "per-step gradients (zeros when steps = 0).",
+        "per-step gradients (zeros when T = 0).",
     ),
 )
 
@@ -287,7 +287,7 @@ RCL_RECEPTIVE_FIELD = Exercise(
                 "The feed-forward convolution is left out. What does one unit of x(0) "
                 "see of u?"),
         Mistake(lambda kernel_f, kernel_r, steps: kernel_f + (kernel_r - 1) * (steps + 1),
-                "One recurrent step too many. With steps = 0, how many recurrent "
+                "One recurrent step too many. With T = 0, how many recurrent "
                 "convolutions stand between u and the output?"),
         Mistake(lambda kernel_f, kernel_r, steps: kernel_f * kernel_r ** steps,
                 "The field grows multiplicatively. Does a stride-1 convolution multiply the "
@@ -356,7 +356,7 @@ RCL_PARAMETER_COUNTS = Exercise(
                 "The unshared stack has one recurrent kernel too many. With T = 0, how many "
                 "recurrent convolutions are there?"),
         Mistake(_count_wrong(shared_wr=lambda t: 1),
-                "With steps = 0 the shared layer still counts w_r. Is a kernel that is never "
+                "With T = 0 the shared layer still counts w_r. Is a kernel that is never "
                 "applied part of the layer (section 9.4)?"),
         Mistake(_count_wrong(bias=0),
                 "The bias b is not counted. How many biases does the feed-forward "
