@@ -228,3 +228,33 @@ WORKLOADS = [
     Workload("W7", "LeNet-style CNN, one epoch of 60,000 28x28, batch 128", make_w7,
              lenet_flops(60_000), 2.0, repeats=3),
 ]
+
+
+# -- W9: chapter 9's recurrent convolutional layer, forward + backward -----------------------
+def make_w9(quick=False):
+    """The RCNN's RCL (16 -> 16 channels, 3x3, T = 3, LRN) on a batch of 64 14x14 maps:
+    forward and backprop through time, cnnbook's RecurrentConv2d against the same layer
+    written in PyTorch (one weight tensor per kernel, autograd summing the steps)."""
+    from cnnbook.recurrent import RecurrentConv2d
+    layer = RecurrentConv2d(16, 16, 3, steps=3, rng=0)
+    x, dout = randn(64, 16, 14, 14), randn(64, 16, 14, 14)
+    wf, bf, wr = (torch.from_numpy(p.copy()).requires_grad_() for _, p in layer.named_parameters())
+    xt, dout_t = torch.from_numpy(x).requires_grad_(), torch.from_numpy(dout)
+
+    def ours():
+        layer.zero_grad()
+        layer.forward(x)
+        return layer.backward(dout)
+
+    def theirs():
+        ff = F.conv2d(xt, wf, bf, padding=1)
+        state = F.local_response_norm(F.relu(ff), 3, alpha=0.001, beta=0.75, k=1.0)
+        for _ in range(3):
+            state = F.local_response_norm(F.relu(ff + F.conv2d(state, wr, padding=1)), 3,
+                                          alpha=0.001, beta=0.75, k=1.0)
+        return torch.autograd.grad(state, (xt, wf, bf, wr), dout_t)
+    return ours, theirs
+
+
+WORKLOADS.append(Workload("W9", "RCL (ch. 9) fwd + bwd, x (64,16,14,14), 3x3, T = 3, LRN", make_w9,
+                          3 * 4 * conv_flops(64, 16, 16, 3, 3, 14, 14), 3.0))

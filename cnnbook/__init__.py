@@ -60,6 +60,9 @@ from .data import (
     load_fashion_mnist, fashion_mnist_paths, FASHION_MNIST_CLASSES,
     make_xor, make_moons, make_spirals, iterate_minibatches, shift_images,
 )
+# chapter 9: recurrent convolutional networks
+from .lrn import LocalResponseNorm, local_response_norm_forward, local_response_norm_backward
+from .recurrent import RecurrentConv2d
 from .exercises import check, hint, progress, ExerciseFailed
 from .gradcheck import check_gradients, numerical_gradient, relative_error
 from . import models
@@ -105,4 +108,7 @@ __all__ = [
     "FASHION_MNIST_CLASSES", "make_xor", "make_moons", "make_spirals",
     "iterate_minibatches", "shift_images", "check", "hint", "progress", "ExerciseFailed",
     "check_gradients", "numerical_gradient", "relative_error", "models", "lenet", "__version__",
+    # chapter 9
+    "LocalResponseNorm", "local_response_norm_forward", "local_response_norm_backward",
+    "RecurrentConv2d",
 ]

@@ -186,6 +186,11 @@ FORWARD = {
     "gelu_forward": ({"x": ARR, "approximate": "str"},
                      lambda x, *, approximate="none": F.gelu(T(x), approximate=approximate)),
 }
+# chapter 9
+FORWARD["local_response_norm_forward"] = (
+    {"x": ARR, "size": INT, "alpha": FLT, "beta": FLT, "k": FLT},
+    lambda x, size, *, alpha=1e-4, beta=0.75, k=1.0: F.local_response_norm(T(x), size, alpha,
+                                                                           beta, k))
 for _naive, _fast in (("conv2d_forward_naive", "conv2d_forward"),
                       ("max_pool2d_forward_naive", "max_pool2d_forward"),
                       ("batch_norm_forward_naive", "batch_norm_forward"),
@@ -269,6 +274,8 @@ ACCEPT = {
                            "torch's fused scale * x + shift (and the fast kernel's) gives "
                            "inf - inf = NaN: both are the formula evaluated in floats"},
 }
+# chapter 9
+MORE["local_response_norm_forward"] = {"beta": 0.75, "k": 1.0}
 NOCAST = {"scaled_dot_product_attention_forward": ("attn_mask",),
           "scaled_dot_product_attention_forward_naive": ("attn_mask",),
           "multi_head_attention_forward": ("attn_mask",)}

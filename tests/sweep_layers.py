@@ -365,6 +365,33 @@ LAYERS.update({
                                     approximate=m.activation.approximate)),
 })
 
+# chapter 9: local response normalization and the recurrent convolutional layer
+from test_recurrent import TorchRCL  # noqa: E402
+
+
+def _rcl_ctor(in_channels, out_channels, kernel_size=3, *, steps=3, lrn=True, rng=None,
+              dtype=F64):
+    torch_dtype(dtype)
+    need(isinstance(steps, int) and not isinstance(steps, bool) and 0 <= steps <= 1000)
+    return TorchRCL(in_channels, out_channels, kernel_size, steps, flag(lrn))
+
+
+LAYERS.update({
+    cnnbook.LocalResponseNorm: (dict(size=3, alpha=0.5, beta=0.75, k=1.0), 4,
+                                {"size": I, "alpha": R, "beta": R, "k": R}, (2, 5, 3, 3),
+                                lambda size, alpha=1e-4, beta=0.75, k=1.0: nn.LocalResponseNorm(
+                                    size, _number(alpha, 0), _number(beta, 0),
+                                    _number(k, 0, open_low=True)),
+                                lambda m: nn.LocalResponseNorm(m.size, m.alpha, m.beta, m.k)),
+    cnnbook.RecurrentConv2d: (dict(in_channels=2, out_channels=3, kernel_size=3, steps=2, lrn=True,
+                                   rng=0, dtype=F64), 3,
+                              {"in_channels": I, "out_channels": I, "kernel_size": I, "steps": I,
+                               "lrn": BL, "rng": RNG, "dtype": DT}, (2, 2, 5, 5), _rcl_ctor,
+                              lambda m: TorchRCL(m.in_channels, m.out_channels, m.kernel_size,
+                                                 m.steps, m.norm is not None)),
+})
+
+
 def _blocks():
     return cnnbook.Sequential(cnnbook.Dense(4, 4, rng=1, dtype=F64), cnnbook.Tanh())
 
@@ -544,6 +571,11 @@ KERNELS_USED[cnnbook.EncoderBlock] = ("layer_norm_forward", "layer_norm_backward
                                       "multi_head_attention_forward",
                                       "multi_head_attention_backward", "dense_forward",
                                       "dense_backward", "gelu_forward", "gelu_backward")
+# chapter 9
+KERNELS_USED[cnnbook.LocalResponseNorm] = ("local_response_norm_forward",
+                                           "local_response_norm_backward")
+KERNELS_USED[cnnbook.RecurrentConv2d] = ("Conv2d", "conv2d_forward", "conv2d_backward",
+                                         "relu_backward", "local_response_norm_backward")
 
 
 def _load_state(self, state):
@@ -581,4 +613,35 @@ def module_entries() -> list[Entry]:
                                       padding2=0),
                          {"n_classes": "int", "rng": "rng", "channels": "int", "kernel": "int",
                           "stride": "int", "padding2": "int"}, twin=torch_lenet, same=_lenet_same))
+    entries += ch09_entries()
     return entries
+
+
+# chapter 9: the RCNN and its baselines
+def torch_rcnn(n_classes=10, rng=None, channels=16, steps=3, block="rcl", wide_channels=None):
+    for n in (n_classes, channels, steps):
+        need(isinstance(n, int) and not isinstance(n, bool) and n >= 0)
+    need(1 <= n_classes and 1 <= channels and steps <= 1000 and block in ("rcl", "stack", "wide"))
+    need((wide_channels is None) == (block != "wide"))
+    c = channels
+    norm = lambda n: nn.LocalResponseNorm(n // 8 + 1, alpha=0.001, beta=0.75, k=1.0)  # noqa: E731
+    stem = [nn.Conv2d(1, c, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2)]
+    if block == "rcl":
+        middle, width = [TorchRCL(c, c, 3, steps, True)], c
+    elif block == "stack":
+        middle, width = [nn.Conv2d(c, c, 3, padding=1), nn.ReLU(), norm(c),
+                         nn.Conv2d(c, c, 3, padding=1), nn.ReLU(), norm(c)], c
+    else:
+        middle, width = [nn.Conv2d(c, wide_channels, 3, padding=1), nn.ReLU(),
+                         norm(wide_channels)], wide_channels
+    return nn.Sequential(*stem, *middle, nn.MaxPool2d(2), nn.Flatten(),
+                         nn.Linear(width * 7 * 7, n_classes))
+
+
+def ch09_entries() -> list[Entry]:
+    return [Entry("rcnn", cnnbook.models.rcnn,
+                  lambda: dict(n_classes=10, rng=0, channels=4, steps=2, block="rcl",
+                               wide_channels=None),
+                  {"n_classes": "int", "rng": "rng", "channels": "int", "steps": "int",
+                   "block": "str", "wide_channels": "int"}, twin=torch_rcnn, same=_lenet_same,
+                  says=("Conv2d", "Dense"))]

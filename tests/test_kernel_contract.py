@@ -137,6 +137,14 @@ REGISTRY = [
     # chapter 10
     Pair(A.gelu_forward, A.gelu_backward, x_only((2, 3, 4), approximate="none")),
 ]
+# chapter 9: local response normalization (the RCL's g)
+from cnnbook import lrn  # noqa: E402
+
+REGISTRY += [
+    Pair(lrn.local_response_norm_forward, lrn.local_response_norm_backward,
+         lambda rng: (randn(rng, (2, 5, 3, 3)) + [3], {"alpha": 0.5}),
+         numbers=[("alpha", "0.5", -1.0), ("beta", None, NAN), ("k", [1.0], 0.0)]),
+]
 IDS = [p.name for p in REGISTRY]
 NUMBER_CASES = [(p, kw, bad_type, bad_value) for p in REGISTRY for kw, bad_type, bad_value in p.numbers]
 
