@@ -38,6 +38,7 @@ from .batchnorm import (
 )
 from .layernorm import LayerNorm, layer_norm_forward, layer_norm_backward
 from .dropout import Dropout, dropout_forward, dropout_backward
+from .dropout import Dropout2d, dropout2d_forward, dropout2d_backward
 from .skip import Residual, ConcatSkip, concat_forward, concat_backward
 from .attention import (
     MultiheadAttention, scaled_dot_product_attention_forward, scaled_dot_product_attention_backward,
@@ -93,7 +94,8 @@ __all__ = [
     "Flatten", "flatten_forward", "flatten_backward", "BatchNorm1d", "BatchNorm2d",
     "batch_norm_forward", "batch_norm_backward", "batch_norm_forward_naive",
     "batch_norm_backward_naive", "LayerNorm", "layer_norm_forward",
-    "layer_norm_backward", "Dropout", "dropout_forward", "dropout_backward", "Residual",
+    "layer_norm_backward", "Dropout", "dropout_forward", "dropout_backward",
+    "Dropout2d", "dropout2d_forward", "dropout2d_backward", "Residual",
     "ConcatSkip", "concat_forward", "concat_backward",
     "MultiheadAttention", "scaled_dot_product_attention_forward",
     "scaled_dot_product_attention_backward", "scaled_dot_product_attention_forward_naive",

@@ -11,6 +11,11 @@ activation the same in both modes:
 
 Both give the same network function in expectation; the inverted form leaves inference
 untouched, so a trained model needs no rescaling. Chapter 6 shows that they agree.
+
+Dropout2d (``torch.nn.Dropout2d``) drops whole feature maps: one Bernoulli draw per
+(sample, channel) of an (N, C, H, W) input, shared by all H x W positions of that map.
+Neighbouring pixels of a map are strongly correlated, so dropping single pixels hides
+little (the neighbours carry the same signal); dropping the whole map does.
 """
 from __future__ import annotations
 
@@ -20,7 +25,8 @@ from ._checks import as_float_array, check_dout, flag, nan_in_nan_out, real_numb
 from ._init import make_rng
 from .module import Module
 
-__all__ = ["dropout_forward", "dropout_backward", "Dropout"]
+__all__ = ["dropout_forward", "dropout_backward", "Dropout",
+           "dropout2d_forward", "dropout2d_backward", "Dropout2d"]
 
 
 def _check_p(p, func):
@@ -85,6 +91,65 @@ class Dropout(Module):
 
     def backward(self, dout):
         return dropout_backward(dout, self._pop_cache())
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
+
+
+@nan_in_nan_out
+def dropout2d_forward(x, p=0.5, *, training=True, rng=None):
+    """Inverted dropout of whole feature maps, as ``torch.nn.functional.dropout2d``.
+
+    training:  y[n, c] = x[n, c] * mask[n, c] / (1 - p), one mask[n, c] ~ Bernoulli(1 - p)
+               per (sample, channel), shared by every pixel of the map;
+    inference: y = x.
+
+    x: (N, C, H, W); p in [0, 1]; ``rng`` as in ``dropout_forward``. Returns
+    ``(y, cache)``, y shaped like x; the cache holds the (N, C, 1, 1) scaled mask.
+    See chapter 6.
+    """
+    func = "dropout2d_forward"
+    x = as_float_array(x, "x", func, ndim=4, layout="(N, C, H, W)")
+    p = _check_p(p, func)
+    if not flag(training, "training", func) or p == 0.0:
+        return x.copy(), (None, x.shape, x.dtype)
+    shape = x.shape[:2] + (1, 1)  # one draw per (sample, channel)
+    if p == 1.0:
+        mask = np.zeros(shape, dtype=x.dtype)
+    else:
+        u = make_rng(rng).random(shape, dtype=x.dtype if x.dtype == np.float32 else np.float64)
+        mask = (u >= p).astype(x.dtype)
+        mask *= x.dtype.type(1.0 / (1.0 - p))
+    return x * mask, (mask, x.shape, x.dtype)
+
+
+@nan_in_nan_out
+def dropout2d_backward(dout, cache):
+    """dx[n, c] = dout[n, c] * mask[n, c] / (1 - p) (the forward's mask, one per map);
+    dx = dout at inference. dout and dx are (N, C, H, W). See chapter 6."""
+    mask, shape, dtype = cache
+    dout = check_dout(dout, shape, dtype, "dropout2d_backward")
+    return dout.copy() if mask is None else dout * mask
+
+
+class Dropout2d(Module):
+    """Inverted dropout of whole feature maps, ``torch.nn.Dropout2d``'s twin; identity in
+    eval mode. x: (N, C, H, W) -> y shaped like x. Keeps its own Generator (``rng``: a
+    seed or a Generator). See chapter 6.
+    """
+
+    def __init__(self, p: float = 0.5, *, rng=None):
+        super().__init__()
+        self.p = _check_p(p, "Dropout2d")
+        self.rng = make_rng(rng)
+
+    def forward(self, x):
+        out, cache = dropout2d_forward(x, self.p, training=self.training, rng=self.rng)
+        self._push_cache(cache)
+        return out
+
+    def backward(self, dout):
+        return dropout2d_backward(dout, self._pop_cache())
 
     def extra_repr(self) -> str:
         return f"p={self.p}"

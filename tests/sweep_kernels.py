@@ -117,13 +117,15 @@ def global_avg_pool(x):
     return F.adaptive_avg_pool2d(x, 1).flatten(1)
 
 
-def dropout_rule(result, args):
-    """The same seed draws the same mask: dropout(x) = x * dropout(ones) (NaN where x is)."""
-    x = np.asarray(args["x"], dtype=np.float64)
-    mask, _ = cnnbook.dropout_forward(np.ones(x.shape), args["p"], training=args["training"],
-                                      rng=args["rng"])
-    with np.errstate(invalid="ignore"):  # inf * 0 = NaN, as in the kernel
-        return same(result, x * mask)
+def dropout_rule_of(kernel):
+    """The same seed draws the same mask: dropout(x) = x * dropout(ones) (NaN where x is);
+    for dropout_forward and dropout2d_forward alike."""
+    def rule(result, args):
+        x = np.asarray(args["x"], dtype=np.float64)
+        mask, _ = kernel(np.ones(x.shape), args["p"], training=args["training"], rng=args["rng"])
+        with np.errstate(invalid="ignore"):  # inf * 0 = NaN, as in the kernel
+            return same(result, x * mask)
+    return rule
 
 
 # name -> (kinds of its arguments, twin with our signature, extra keyword arguments)
@@ -176,6 +178,7 @@ FORWARD = {
     "layer_norm_forward": ({"x": ARR, "normalized_shape": INT, "weight": ARR, "bias": ARR,
                             "eps": FLT}, layer_norm),
     "dropout_forward": ({"x": ARR, "p": FLT, "training": BOOL, "rng": "rng"}, None),
+    "dropout2d_forward": ({"x": ARR, "p": FLT, "training": BOOL, "rng": "rng"}, None),
     "scaled_dot_product_attention_forward": (SDPA, sdpa),
     "multi_head_attention_forward": (
         {"x": ARR, "in_proj_weight": ARR, "in_proj_bias": ARR, "out_proj_weight": ARR,
@@ -217,6 +220,7 @@ MORE = {
     "batch_norm_forward_naive": {"training": True, "momentum": 0.1, "eps": 1e-5},
     "layer_norm_forward": {"eps": 1e-5},
     "dropout_forward": {"training": True},
+    "dropout2d_forward": {"training": True},
     "scaled_dot_product_attention_forward": {"is_causal": False, "scale": 0.5,
                                              "attn_mask": np.tri(3, 5, dtype=bool)},
     "scaled_dot_product_attention_forward_naive": {"is_causal": False, "scale": 0.5,
@@ -251,7 +255,7 @@ def forward_entry(pair) -> Entry:
     npos = len(pair.build(np.random.default_rng(0))[0])
     fn = _concat if pair.name == "concat_forward" else pair.forward
     return Entry(pair.name, lambda *a, **k: fn(*a, **k)[0], build, kinds, npos=npos,
-                 twin=twin, rule=dropout_rule if twin is None else None,
+                 twin=twin, rule=dropout_rule_of(pair.forward) if twin is None else None,
                  equiv=EQUIV.get(pair.name, {}), accept=ACCEPT.get(pair.name, {}),
                  nocast=NOCAST.get(pair.name, ()))
 

@@ -282,6 +282,8 @@ LAYERS = {
                                                bias="bias" in m.params)),
     cnnbook.Dropout: (dict(p=0.5, rng=0), 1, {"p": R, "rng": RNG}, (3, 4),
                       lambda p=0.5, *, rng=None: nn.Dropout(p), None),
+    cnnbook.Dropout2d: (dict(p=0.5, rng=0), 1, {"p": R, "rng": RNG}, (2, 3, 2, 2),
+                        lambda p=0.5, *, rng=None: nn.Dropout2d(p), None),
     cnnbook.MultiheadAttention: (dict(embed_dim=4, num_heads=2, bias=True, rng=0, dtype=F64), 2,
                                  {"embed_dim": I, "num_heads": I, "bias": BL, "rng": RNG,
                                   "dtype": DT}, (2, 3, 4), _mha_ctor,
@@ -429,7 +431,8 @@ def module_same(probe_shape):
             load(want, got)
         except Exception:  # noqa: BLE001 - parameters of other shapes
             return False
-        for mode in ((False,) if isinstance(got, cnnbook.Dropout) else (True, False)):
+        for mode in ((False,) if isinstance(got, (cnnbook.Dropout, cnnbook.Dropout2d))
+                     else (True, False)):
             got.train(mode)
             want.train(mode)
             try:
@@ -536,7 +539,7 @@ def layer_entries(cls, spec) -> list[Entry]:
                  says=KERNELS_USED.get(cls, ()), deferred=refused_at_first_use(probe),
                  equiv=CTOR_EQUIV.get(cls, {}),
                  labels={"layer0": "layer 0", "layer1": "layer 1"} if cls is cnnbook.Sequential else {})
-    dropout = cls is cnnbook.Dropout
+    dropout = cls in (cnnbook.Dropout, cnnbook.Dropout2d)
     forward = Entry(f"{name}.forward", _forward, lambda: {"self": build_module(), "x": _probe(probe)},
                     {"x": "array"}, npos=2, says=kernel_names,
                     twin=None if dropout else (lambda self, x: of(self)(T(x))),
@@ -558,6 +561,7 @@ K = {c: (f"{k}_forward", f"{k}_backward") for c, k in [
     (cnnbook.GlobalAvgPool2d, "global_avg_pool2d"), (cnnbook.Flatten, "flatten"),
     (cnnbook.BatchNorm1d, "batch_norm"), (cnnbook.BatchNorm2d, "batch_norm"),
     (cnnbook.LayerNorm, "layer_norm"), (cnnbook.Dropout, "dropout"),
+    (cnnbook.Dropout2d, "dropout2d"),
     (cnnbook.MultiheadAttention, "multi_head_attention"), (cnnbook.ConcatSkip, "concat")]}
 KERNELS_USED = {**K, cnnbook.RadialBasis: ("gaussian_rbf_forward", "gaussian_rbf_backward"),
                 cnnbook.Residual: ("dense_forward", "dense_backward", "tanh_forward",

@@ -121,6 +121,8 @@ REGISTRY = [
          grad_of=(0, 2, 3), numbers=[("eps", "1e-5", -1.0)]),
     Pair(dropout.dropout_forward, dropout.dropout_backward,
          lambda rng: (randn(rng, (3, 4)), {"p": 0.5, "rng": 0}), numbers=[("p", "0.5", 1.5)]),
+    Pair(dropout.dropout2d_forward, dropout.dropout2d_backward,
+         lambda rng: (randn(rng, (2, 3, 2, 2)), {"p": 0.5, "rng": 0}), numbers=[("p", "0.5", 1.5)]),
     Pair(att.scaled_dot_product_attention_forward, att.scaled_dot_product_attention_backward,
          lambda rng: (randn(rng, (2, 3, 4), (2, 5, 4), (2, 5, 2)), {"is_causal": True}),
          grad_of=(0, 1, 2), numbers=SDPA_NUMBERS),
