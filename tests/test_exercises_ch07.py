@@ -317,7 +317,7 @@ WRONG = [
     ("ch07.bn_backward", backward_constants, "mistake", "constants"),
     ("ch07.bn_backward", backward_no_variance_path, "mistake", "not the one through the variance"),
     ("ch07.bn_backward", backward_dgamma_plain, "mistake", "without xhat"),
-    ("ch07.bn_backward", backward_no_gamma, "mistake", "gamma = 1 only"),
+    ("ch07.bn_backward", backward_no_gamma, "mistake", "only when gamma is 1"),
     ("ch07.bn_backward", backward_per_pixel_sums, "mistake", "one entry per pixel"),
     ("ch07.bn_backward", backward_dx_only, "type", "3 items"),
     ("ch07.running_update", running_momentum_swapped, "mistake", "weighs the old average"),

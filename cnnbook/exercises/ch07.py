@@ -151,7 +151,7 @@ CHANNEL_NORMALIZE = Exercise(
     ],
     diagnose=_norm_diagnose,
     hints={
-        "values": "Check a case by hand: after your function, with gamma = 1 and beta = 0, "
+        "values": "Check a case by hand: after your function, with gamma all ones and beta all zeros, "
                   "does every channel have mean 0 and variance about 1 over the batch and its "
                   "positions, and does a nearly constant channel stay small?",
         "shape": "The output has the shape of x; the statistics have one entry per channel.",
@@ -266,7 +266,7 @@ BN_BACKWARD = Exercise(
                 "d(gamma xhat) / d gamma?"),
         Mistake(_backward_wrong(lambda d, xh, g, v, e, axes:
                                 (d - _mean(d, axes) - xh * _mean(d * xh, axes)) / np.sqrt(v + e)),
-                "dx is right for gamma = 1 only: the factor gamma is missing. The output is "
+                "dx is right only when gamma is 1: the factor gamma is missing. The output is "
                 "gamma xhat + beta: what does gamma do to every path back to x?"),
         Mistake(_backward_wrong(lambda d, xh, g, v, e, axes:
                                 g / np.sqrt(v + e) * (d - d.mean(axis=0, keepdims=True)
@@ -289,7 +289,7 @@ BN_BACKWARD = Exercise(
         "Start with dbeta and dgamma: y = gamma xhat + beta, so each output passes dout to "
         "beta and dout times xhat to gamma; sum over the values of the channel.",
         "For dx, x reaches xhat three ways: directly, through the mean and through the "
-        "variance. Write dxhat = gamma dout and add the three contributions, or use the "
+        "variance. Call dxhat the product gamma dout and add the three contributions, or use the "
         "formula derived in section 7.5.",
         "The three terms share the factor 1 / sqrt(var + eps): M dxhat, minus the sum of "
         "dxhat, minus xhat times the sum of dxhat xhat, all over M. The sums run over the "
@@ -357,7 +357,7 @@ RUNNING_UPDATE = Exercise(
     mistakes=[
         Mistake(_running_wrong(mix=lambda old, new, m: m * old + (1 - m) * new),
                 "The momentum weighs the old average, as in an optimizer's momentum. In "
-                "PyTorch's convention, which of the two does momentum = 0.1 weigh: the old "
+                "PyTorch's convention, which of the two does a momentum of 0.1 weigh: the old "
                 "running value or the new batch statistic?"),
         Mistake(_running_wrong(ddof=0),
                 "running_var gets the biased variance (divided by M), the one the batch is "
@@ -491,7 +491,7 @@ FOLD_INTO_CONV = Exercise(
     hint_steps=(
         "At inference batch norm is an affine map of each output channel: multiply channel "
         "o by one number, then add another. Which numbers?",
-        "Channel o is multiplied by s_o = gamma_o / sqrt(var_o + eps). A convolution is "
+        "Channel o is multiplied by s_o, gamma_o over sqrt(var_o + eps). A convolution is "
         "linear in its filter, so multiplying filter o (all of its C kh kw weights) and its "
         "bias by s_o multiplies output channel o by s_o.",
         "What is added after the scaling: minus s_o times the running mean, and beta_o. A "
