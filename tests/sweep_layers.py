@@ -132,6 +132,51 @@ def torch_lenet(n_classes=10, rng=None, channels=(6, 16), kernel=5, stride=1, pa
                          nn.Linear(84, n_classes))
 
 
+# -- chapter 7: lenet_bn and residual_stack ------------------------------------------------
+def torch_lenet_bn(n_classes=10, rng=None, *, activation="relu", batch_norm=True):
+    act = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid}[activation]
+    norm = (lambda bn: [bn]) if flag(batch_norm) else (lambda bn: [])
+    return nn.Sequential(
+        nn.Conv2d(1, 6, 5, padding=2), *norm(nn.BatchNorm2d(6)), act(), nn.MaxPool2d(2),
+        nn.Conv2d(6, 16, 5), *norm(nn.BatchNorm2d(16)), act(), nn.MaxPool2d(2), nn.Flatten(),
+        nn.Linear(400, 120), *norm(nn.BatchNorm1d(120)), act(),
+        nn.Linear(120, 84), *norm(nn.BatchNorm1d(84)), act(), nn.Linear(84, n_classes))
+
+
+class _TorchAdd(nn.Module):
+    def __init__(self, block):
+        super().__init__()
+        self.block = block
+
+    def forward(self, x):
+        return x + self.block(x)
+
+
+def _float64_module_same(probe_shape):
+    """module_same after our float32 model's parameters and buffers are cast to float64
+    (else eval mode compares float32 running statistics with torch's float64 ones)."""
+    check = module_same(probe_shape)
+
+    def same64(got, want):
+        if isinstance(got, Module):
+            for _, m in got.named_modules():
+                for store in (m.params, m.buffers):
+                    for k, v in store.items():
+                        if np.issubdtype(v.dtype, np.floating):
+                            store[k] = v.astype(np.float64)
+            got.zero_grad()
+        return check(got, want)
+    return same64
+
+
+def torch_residual_stack(n_blocks, channels=16, *, batch_norm=False, rng=None):
+    def block():
+        norm = (lambda: [nn.BatchNorm2d(channels)]) if flag(batch_norm) else (lambda: [])
+        conv = lambda: nn.Conv2d(channels, channels, 3, padding=1, bias=False)  # noqa: E731
+        return _TorchAdd(nn.Sequential(conv(), *norm(), nn.ReLU(), conv(), *norm()))
+    return nn.Sequential(*[block() for _ in range(n_blocks)])
+
+
 def _ctor(make):
     """A torch constructor taking our arguments: rng dropped, dtype and flags checked."""
     def twin(*args, rng=None, dtype=np.float64, bias=True, **kwargs):
@@ -618,6 +663,14 @@ def module_entries() -> list[Entry]:
                          {"n_classes": "int", "rng": "rng", "channels": "int", "kernel": "int",
                           "stride": "int", "padding2": "int"}, twin=torch_lenet, same=_lenet_same))
     entries += ch09_entries()
+    entries.append(Entry("lenet_bn", cnnbook.models.lenet_bn,
+                         lambda: dict(n_classes=10, rng=0, activation="sigmoid", batch_norm=True),
+                         {"n_classes": "int", "rng": "rng", "activation": "str", "batch_norm": "bool"},
+                         npos=2, twin=torch_lenet_bn, same=_float64_module_same((2, 1, 28, 28))))
+    entries.append(Entry("residual_stack", cnnbook.models.residual_stack,
+                         lambda: dict(n_blocks=2, channels=3, batch_norm=True, rng=0),
+                         {"n_blocks": "int", "channels": "int", "batch_norm": "bool", "rng": "rng"},
+                         npos=2, twin=torch_residual_stack, same=_float64_module_same((2, 3, 5, 5))))
     return entries
 
 
