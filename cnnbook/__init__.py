@@ -57,6 +57,9 @@ from .data import (
 )
 from .exercises import check, ExerciseFailed
 from .gradcheck import check_gradients, numerical_gradient, relative_error
+from .receptive_field import (
+    layer_geometry, receptive_field, receptive_fields, gradient_map, gradient_extent,
+)
 from . import models
 from .models import lenet
 
@@ -98,4 +101,5 @@ __all__ = [
     "FASHION_MNIST_CLASSES", "make_xor", "make_moons", "make_spirals",
     "iterate_minibatches", "shift_images", "check", "ExerciseFailed", "check_gradients",
     "numerical_gradient", "relative_error", "models", "lenet", "__version__",
+    "layer_geometry", "receptive_field", "receptive_fields", "gradient_map", "gradient_extent",
 ]
