@@ -20,7 +20,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._checks import as_float_array, int_pair, positive_int, real_number
+from ._checks import as_float_array, int_pair, nonempty, positive_int, real_number
 from ._im2col import resolve_padding
 from .activations import _Elementwise, PReLU
 from .batchnorm import _BatchNorm
@@ -215,6 +215,7 @@ def gradient_map(model, x, position=None, *, channel=None):
     x = as_float_array(x, "x", func, ndim=4, layout="(1, C, H, W)")
     if x.shape[0] != 1:
         raise ValueError(f"{func}: x must hold one image, shape (1, C, H, W), got x.shape={x.shape}")
+    nonempty(x, (1, 2, 3), "x", func, "number of channels, height and width")
     out = model.forward(x)
     if np.ndim(out) != 4:
         model.backward(np.zeros_like(out))  # leave no cache behind

@@ -240,6 +240,8 @@ def test_gradient_extent():
     (lambda: gradient_map([Conv2d(1, 1, 3)], np.ones((1, 1, 5, 5))), TypeError, "model must be"),
     (lambda: gradient_map(Conv2d(1, 1, 3), np.ones((2, 1, 5, 5))), ValueError, "one image"),
     (lambda: gradient_map(Conv2d(1, 1, 3), np.ones((1, 5, 5))), ValueError, "4 dimensions"),
+    (lambda: gradient_map(Conv2d(1, 1, 3), np.ones((1, 1, 5, 0))), ValueError,
+     "gradient_map: x must have a nonzero"),
     (lambda: gradient_map(Sequential(Conv2d(1, 1, 3), Flatten()), np.ones((1, 1, 5, 5))),
      ValueError, "must be maps"),
     (lambda: gradient_map(Conv2d(1, 1, 3), np.ones((1, 1, 5, 5)), (3, 0)), ValueError,
