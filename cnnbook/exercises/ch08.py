@@ -316,7 +316,7 @@ ERF_HALF_WIDTH = Exercise(
         "values": "Try the flat 5x5 block: which h holds 36% of it?",
         "type": "Return a whole number h, an int.",
         "exception": "grad is a 2-D array; mass is a number in (0, 1].",
-        "mutated": "Your function changed grad: work on a copy (np.abs makes one).",
+        "mutated": "Your function changed grad: work on a copy of it, or on new arrays.",
     },
     hint_steps=(
         "Find the centre first, then grow the square one ring at a time. When does it stop?",
