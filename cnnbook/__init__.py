@@ -66,6 +66,9 @@ from .lrn import LocalResponseNorm, local_response_norm_forward, local_response_
 from .recurrent import RecurrentConv2d
 from .exercises import check, hint, progress, ExerciseFailed
 from .gradcheck import check_gradients, numerical_gradient, relative_error
+from .receptive_field import (
+    layer_geometry, receptive_field, receptive_fields, gradient_map, gradient_extent,
+)
 from . import models
 from .models import lenet
 
@@ -113,4 +116,6 @@ __all__ = [
     # chapter 9
     "LocalResponseNorm", "local_response_norm_forward", "local_response_norm_backward",
     "RecurrentConv2d",
+    # chapter 8
+    "layer_geometry", "receptive_field", "receptive_fields", "gradient_map", "gradient_extent",
 ]

@@ -488,6 +488,58 @@ def chapter10_entries():
                   twin=_sinusoidal_twin)]
 
 
+# ------------------------------------------------------------------ receptive fields (chapter 8)
+
+def _extent_rule(result, args):
+    g = np.abs(np.asarray(args["grad"], dtype=np.float64))
+    above = np.argwhere(g > args["threshold"])
+    if not len(above):
+        return tuple(result) == (0, 0, 0, 0)
+    (r0, c0), (r1, c1) = above.min(axis=0), above.max(axis=0)
+    return tuple(result) == (r0, c0, r1 - r0 + 1, c1 - c0 + 1)
+
+
+def _rf_model():
+    conv = cnnbook.Conv2d(1, 2, 3, padding=1, rng=0, dtype=np.float64)
+    return cnnbook.Sequential(conv)
+
+
+def _gradient_map_twin(model, x, position=None, *, channel=None):
+    conv = model.layers[0]
+    xt = T(np.asarray(x, dtype=np.float64)).requires_grad_(True)
+    out = F.conv2d(xt, T(conv.params["weight"]), T(conv.params["bias"]), padding=1)
+    i, j = position
+    (out[0, :, i, j] if channel is None else out[0, channel, i, j]).sum().backward()
+    return xt.grad[0].sum(dim=0)
+
+
+def receptive_field_entries():
+    stack = lambda: [(3, 2), (3,)]  # noqa: E731
+    return [
+        Entry("receptive_field", cnnbook.receptive_field, lambda: {"layers": stack(), "axis": 0},
+              {"layers": "module", "axis": "int"}, npos=1,
+              rule=lambda result, args: result == 7),
+        Entry("receptive_fields", cnnbook.receptive_fields, lambda: {"layers": stack(), "axis": 1},
+              {"layers": "module", "axis": "int"}, npos=1,
+              rule=lambda result, args: [(r.size, r.jump, r.start) for r in result]
+              == [(3, 2, 0), (7, 2, 0)]),
+        Entry("layer_geometry", cnnbook.layer_geometry, lambda: {"layer": (3, 2, 1, 1), "axis": 0},
+              {"layer": "module", "axis": "int"}, npos=1,
+              rule=lambda result, args: tuple(result) == (3, 2, 1, 1)),
+        Entry("gradient_map", cnnbook.gradient_map,
+              lambda: {"model": _rf_model(), "x": _rng(0).standard_normal((1, 1, 6, 6)),
+                       "position": (1, 2), "channel": 1},
+              {"model": "module", "x": "array", "channel": "int"}, npos=3,
+              fixed="position: a pair of ints, checked in tests/test_receptive_field.py",
+              twin=_gradient_map_twin),
+        Entry("gradient_extent", cnnbook.gradient_extent,
+              lambda: {"grad": np.array([[0.0, 0.2, 0.0], [0.0, 0.0, -1.0], [0.7, 0.0, 0.0]]),
+                       "threshold": 0.5},
+              {"grad": "array", "threshold": "float"}, npos=1, rule=_extent_rule,
+              same=lambda got, want: tuple(got) == tuple(want)),  # an Extent (a NamedTuple)
+    ]
+
+
 def math_entries():
     return (loss_entries() + optimizer_entries() + autograd_entries() + gradcheck_entries()
-            + helper_entries() + chapter10_entries())
+            + helper_entries() + chapter10_entries() + receptive_field_entries())
