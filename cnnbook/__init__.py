@@ -48,6 +48,7 @@ from .losses import (
     mse_loss, half_sum_squared_error, quadratic_loss, zero_one_loss, binary_cross_entropy,
     binary_cross_entropy_with_logits, cross_entropy, one_hot, accuracy,
 )
+from .segmentation import iou_score, dice_score, dice_loss
 from .optim import Optimizer, SGD, Adagrad, RMSprop, Adam, descent_path
 from .autograd import Value
 from .train import fit, evaluate, predict, History
@@ -55,10 +56,12 @@ from .data import (
     load_fashion_mnist, fashion_mnist_paths, FASHION_MNIST_CLASSES,
     make_xor, make_moons, make_spirals, iterate_minibatches, shift_images,
 )
+from .data import make_lines_and_disks
 from .exercises import check, ExerciseFailed
 from .gradcheck import check_gradients, numerical_gradient, relative_error
 from . import models
 from .models import lenet
+from .models import unet
 
 __version__ = "0.1.0"
 
@@ -98,4 +101,5 @@ __all__ = [
     "FASHION_MNIST_CLASSES", "make_xor", "make_moons", "make_spirals",
     "iterate_minibatches", "shift_images", "check", "ExerciseFailed", "check_gradients",
     "numerical_gradient", "relative_error", "models", "lenet", "__version__",
+    "iou_score", "dice_score", "dice_loss", "make_lines_and_disks", "unet",
 ]
