@@ -134,11 +134,14 @@ def test_lines_and_disks():
     assert set(np.unique(clean)) == {0.0, 1.0}
     assert np.all(clean[:, 0][masks > 0] == 1) and set(np.unique(masks)) == {0, 1, 2}
     assert np.all(clean[:, 0][masks == 0] == 0)
-    # lines are one pixel wide: no 2x2 block of line pixels
     line = masks == 1
+    assert 0.02 < line.mean() < 0.1 and 0.1 < (masks == 2).mean() < 0.5
+    # a line is one pixel wide: no 2x2 block of line pixels
+    _, single = make_lines_and_disks(200, disks=0, lines=1, rng=4)
+    line = single == 1
+    assert line.sum(axis=(1, 2)).min() >= 2 and line.sum(axis=(1, 2)).mean() >= 32 // 3
     blocks = line[:, 1:, 1:] & line[:, :-1, 1:] & line[:, 1:, :-1] & line[:, :-1, :-1]
     assert not blocks.any()
-    assert 0.02 < line.mean() < 0.1 and 0.1 < (masks == 2).mean() < 0.5
     # the noise has the requested standard deviation
     noisy, _ = make_lines_and_disks(20, noise=0.3, rng=3)
     assert np.std(noisy - clean) == pytest.approx(0.3, rel=0.05)

@@ -23,7 +23,8 @@ def make_lines_and_disks(n: int = 1000, *, size: int = 32, disks: int = 4, lines
     """``n`` images (n, 1, size, size) float32 and their masks (n, size, size) int64.
 
     Each image: ``disks`` filled disks (radius 3 to size/6, centres anywhere) and
-    ``lines`` straight lines one pixel wide (end points anywhere, at least size/3 long),
+    ``lines`` straight lines one pixel wide (end points anywhere, at least size/3 long
+    unless the border cuts them),
     all of brightness 1 on a background of 0, plus N(0, noise^2) noise. Mask value 1
     marks the line pixels that are visible (not inside a disk), 0 everything else; with
     ``disk_class`` the disk pixels get 2, so there are three classes. The same ``rng``

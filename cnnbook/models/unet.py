@@ -12,7 +12,9 @@ input's height and width and no crop is needed.
 """
 from __future__ import annotations
 
-from .._checks import positive_int
+import numpy as np
+
+from .._checks import float_dtype, positive_int
 from .._init import make_rng
 from ..activations import ReLU
 from ..conv import Conv2d
@@ -26,12 +28,13 @@ __all__ = ["unet"]
 _SKIPS = ("concat", "add", "none")
 
 
-def _double_conv(c_in, c_out, rng):
-    return [Conv2d(c_in, c_out, 3, padding=1, rng=rng), ReLU(),
-            Conv2d(c_out, c_out, 3, padding=1, rng=rng), ReLU()]
+def _double_conv(c_in, c_out, rng, dtype):
+    return [Conv2d(c_in, c_out, 3, padding=1, rng=rng, dtype=dtype), ReLU(),
+            Conv2d(c_out, c_out, 3, padding=1, rng=rng, dtype=dtype), ReLU()]
 
 
-def unet(in_channels=1, n_classes=2, *, width=8, depth=2, skip="concat", rng=None):
+def unet(in_channels=1, n_classes=2, *, width=8, depth=2, skip="concat", rng=None,
+         dtype=np.float32):
     """A U-Net for (N, in_channels, H, W) images; returns logits (N, n_classes, H, W).
 
     ``width`` channels at full resolution, doubled at each of the ``depth`` poolings
@@ -39,7 +42,8 @@ def unet(in_channels=1, n_classes=2, *, width=8, depth=2, skip="concat", rng=Non
     first convolution sees 2C channels), "add" (FusionNet: C channels, fewer
     parameters) or "none" (no skips). The layers draw their weights in the order encoder,
     bottleneck, decoder from the inside out, so with one seed "add" and "none" start from
-    the same weights. See chapter 12.
+    the same weights. ``dtype``: the parameters' dtype (float64 for gradient checks).
+    See chapter 12.
     """
     func = "unet"
     in_channels = positive_int(in_channels, "in_channels", func)
@@ -49,17 +53,19 @@ def unet(in_channels=1, n_classes=2, *, width=8, depth=2, skip="concat", rng=Non
     if skip not in _SKIPS:
         raise ValueError(f"{func}: skip must be one of {_SKIPS}, got {skip!r}")
     rng = make_rng(rng)
+    dtype = float_dtype(dtype, func)
     chans = [width * 2 ** i for i in range(depth + 1)]
-    encoders = [_double_conv(in_channels if i == 0 else chans[i - 1], chans[i], rng)
+    encoders = [_double_conv(in_channels if i == 0 else chans[i - 1], chans[i], rng, dtype)
                 for i in range(depth)]
     inner = Sequential(*_double_conv(in_channels if depth == 0 else chans[depth - 1],
-                                     chans[depth], rng))  # the bottleneck
+                                     chans[depth], rng, dtype))  # the bottleneck
     for i in reversed(range(depth)):  # wrap the inner levels from the inside out
         c = chans[i]
         down_up = Sequential(MaxPool2d(2), inner,
-                             ConvTranspose2d(chans[i + 1], c, 2, stride=2, rng=rng))
+                             ConvTranspose2d(chans[i + 1], c, 2, stride=2, rng=rng,
+                                             dtype=dtype))
         merge = {"concat": ConcatSkip, "add": Residual}.get(skip)
         middle = [merge(down_up)] if merge else list(down_up)
-        decoder = _double_conv(2 * c if skip == "concat" else c, c, rng)
+        decoder = _double_conv(2 * c if skip == "concat" else c, c, rng, dtype)
         inner = Sequential(*encoders[i], *middle, *decoder)
-    return Sequential(*inner, Conv2d(chans[0], n_classes, 1, rng=rng))
+    return Sequential(*inner, Conv2d(chans[0], n_classes, 1, rng=rng, dtype=dtype))
