@@ -98,6 +98,6 @@ def dice_loss(input, target, *, eps=1.0):
     total = p.sum(axis=axes) + t.sum(axis=axes) + eps  # (N,)
     dice = (2 * inter + eps) / total  # (N,)
     shape = (n,) + (1,) * (p.ndim - 1)
-    grad = -(2 * t * total.reshape(shape) - (2 * inter + eps).reshape(shape)) \
-        / (total ** 2).reshape(shape) / n
+    # (2 t S' - (2 I + eps)) / S'^2 with S' = S + eps, written as (2 t - D) / S' (no square)
+    grad = -(2 * t - dice.reshape(shape)) / total.reshape(shape) / n
     return float(1 - dice.mean()), grad.astype(p.dtype, copy=False)

@@ -149,7 +149,7 @@ def test_lines_and_disks():
 
 @pytest.mark.parametrize("kwargs, err, match", [
     (dict(n=0), ValueError, "n must be"), (dict(size=8), ValueError, "size must be"),
-    (dict(noise=-1.0), ValueError, "noise must be"), (dict(disk_class="yes"), TypeError, "disk_class"),
+    (dict(noise=-1.0), ValueError, r"noise must be a number in \[0, 1000\]"), (dict(disk_class="yes"), TypeError, "disk_class"),
     (dict(rng="seed"), TypeError, "rng must be"), (dict(lines=-1), ValueError, "lines must be"),
 ])
 def test_lines_and_disks_bad_input(kwargs, err, match):

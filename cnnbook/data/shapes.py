@@ -22,8 +22,8 @@ def make_lines_and_disks(n: int = 1000, *, size: int = 32, disks: int = 4, lines
                          noise: float = 0.1, disk_class: bool = False, rng=None):
     """``n`` images (n, 1, size, size) float32 and their masks (n, size, size) int64.
 
-    Each image: ``disks`` filled disks (radius 3 to size/6, centres anywhere) and
-    ``lines`` straight lines one pixel wide (end points anywhere, at least size/3 long
+    Each image: ``disks`` (<= 64) filled disks (radius 3 to size/6, centres anywhere) and
+    ``lines`` (<= 64) straight lines one pixel wide (end points anywhere, at least size/3 long
     unless the border cuts them),
     all of brightness 1 on a background of 0, plus N(0, noise^2) noise. Mask value 1
     marks the line pixels that are visible (not inside a disk), 0 everything else; with
@@ -33,13 +33,14 @@ def make_lines_and_disks(n: int = 1000, *, size: int = 32, disks: int = 4, lines
     func = "make_lines_and_disks"
     n = positive_int(n, "n", func)
     size = positive_int(size, "size", func, minimum=16)
-    disks = positive_int(disks, "disks", func, minimum=0)
-    lines = positive_int(lines, "lines", func, minimum=0)
+    disks = positive_int(disks, "disks", func, minimum=0, maximum=64)
+    lines = positive_int(lines, "lines", func, minimum=0, maximum=64)
     if isinstance(noise, bool) or not isinstance(noise, numbers.Real) or not np.isfinite(noise) \
-            or noise < 0:
-        raise ValueError(f"{func}: noise must be a finite number >= 0, got {noise!r}")
+            or not 0 <= noise <= 1000:
+        raise ValueError(f"{func}: noise must be a number in [0, 1000], got {noise!r}")
     disk_class = flag(disk_class, "disk_class", func)
-    fits_in_memory((n, size, size), "the images", func, f"n={n}, size={size}")
+    fits_in_memory((n, max(disks, 1), size, size), "the disk distances", func,
+                   f"n={n}, disks={disks}, size={size}")
     rng = make_rng(rng)
     yy, xx = np.mgrid[:size, :size]  # (size, size) pixel coordinates
     # disks: centres and radii for all images at once, painted by one broadcast

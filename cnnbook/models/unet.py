@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._checks import float_dtype, positive_int
+from .._checks import fits_in_memory, float_dtype, positive_int
 from .._init import make_rng
 from ..activations import ReLU
 from ..conv import Conv2d
@@ -55,6 +55,10 @@ def unet(in_channels=1, n_classes=2, *, width=8, depth=2, skip="concat", rng=Non
     rng = make_rng(rng)
     dtype = float_dtype(dtype, func)
     chans = [width * 2 ** i for i in range(depth + 1)]
+    for shape, what in (((width, in_channels, 3, 3), f"in_channels={in_channels}, width={width}"),
+                        ((n_classes, width), f"n_classes={n_classes}, width={width}"),
+                        ((chans[-1], chans[-1], 3, 3), f"width={width}, depth={depth}")):
+        fits_in_memory(shape, "a weight", func, what)
     encoders = [_double_conv(in_channels if i == 0 else chans[i - 1], chans[i], rng, dtype)
                 for i in range(depth)]
     inner = Sequential(*_double_conv(in_channels if depth == 0 else chans[depth - 1],
