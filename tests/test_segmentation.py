@@ -155,3 +155,15 @@ def test_lines_and_disks():
 def test_lines_and_disks_bad_input(kwargs, err, match):
     with pytest.raises(err, match="make_lines_and_disks: " + match):
         make_lines_and_disks(**kwargs)
+
+
+def test_fit_reports_pixel_accuracy_for_per_pixel_labels():
+    from cnnbook import Adam, fit, predict
+    from cnnbook.models import unet
+    X, M = make_lines_and_disks(8, size=16, rng=0)
+    net = unet(width=2, depth=1, rng=0)
+    history = fit(net, cross_entropy, Adam(net, lr=0.01), (X, M), epochs=1, batch_size=4,
+                  val_data=(X, M), rng=0, progress="off")
+    pixel_acc = np.mean(predict(net, X).argmax(axis=1) == M)
+    assert history.val_acc[0] == pytest.approx(pixel_acc)
+    assert 0 <= history.train_acc[0] <= 1
