@@ -1,4 +1,4 @@
-"""The seven benchmark workloads, each as a pair of zero-argument functions doing the same
+"""The eight benchmark workloads, each as a pair of zero-argument functions doing the same
 work in cnnbook and in PyTorch (CPU). All in float32 with the same random inputs.
 
 ``make(quick)`` builds the inputs once and returns ``(ours, theirs)``; timing a call
@@ -258,3 +258,80 @@ def make_w9(quick=False):
 
 WORKLOADS.append(Workload("W9", "RCL (ch. 9) fwd + bwd, x (64,16,14,14), 3x3, T = 3, LRN", make_w9,
                           3 * 4 * conv_flops(64, 16, 16, 3, 3, 14, 14), 3.0))
+
+# -- W8: the small U-Net of chapter 12, training steps ---------------------------------------
+UNET_BATCH, UNET_STEPS, UNET_LR = 16, 20, 0.01
+
+
+class _TorchSkip(torch.nn.Module):
+    def __init__(self, block, add):
+        super().__init__()
+        self.block, self.add = block, add
+
+    def forward(self, x):
+        return x + self.block(x) if self.add else torch.cat([x, self.block(x)], dim=1)
+
+
+def unet_torch(width=8, depth=2, n_classes=2, skip="concat"):
+    """cnnbook.models.unet's network written with torch.nn (same layers, same order)."""
+    nn = torch.nn
+
+    def double(c_in, c_out):
+        return [nn.Conv2d(c_in, c_out, 3, padding=1), nn.ReLU(),
+                nn.Conv2d(c_out, c_out, 3, padding=1), nn.ReLU()]
+    chans = [width * 2 ** i for i in range(depth + 1)]
+    inner = nn.Sequential(*double(chans[depth - 1], chans[depth]))
+    for i in reversed(range(depth)):
+        down_up = nn.Sequential(nn.MaxPool2d(2), inner,
+                                nn.ConvTranspose2d(chans[i + 1], chans[i], 2, stride=2))
+        middle = list(down_up) if skip == "none" else [_TorchSkip(down_up, skip == "add")]
+        inner = nn.Sequential(*double(1 if i == 0 else chans[i - 1], chans[i]), *middle,
+                              *double(2 * chans[i] if skip == "concat" else chans[i], chans[i]))
+    return nn.Sequential(*inner, nn.Conv2d(chans[0], n_classes, 1))
+
+
+def unet_flops(n=UNET_BATCH * UNET_STEPS, width=8):
+    c = width
+    forward = (conv_flops(1, 1, c, 3, 3, 32, 32) + conv_flops(1, c, c, 3, 3, 32, 32)
+               + conv_flops(1, c, 2 * c, 3, 3, 16, 16) + conv_flops(1, 2 * c, 2 * c, 3, 3, 16, 16)
+               + conv_flops(1, 2 * c, 4 * c, 3, 3, 8, 8) + conv_flops(1, 4 * c, 4 * c, 3, 3, 8, 8)
+               + conv_flops(1, 4 * c, 2 * c, 2, 2, 8, 8) + conv_flops(1, 4 * c, 2 * c, 3, 3, 16, 16)
+               + conv_flops(1, 2 * c, 2 * c, 3, 3, 16, 16) + conv_flops(1, 2 * c, c, 2, 2, 16, 16)
+               + conv_flops(1, 2 * c, c, 3, 3, 32, 32) + conv_flops(1, c, c, 3, 3, 32, 32)
+               + conv_flops(1, c, 2, 1, 1, 32, 32))
+    return 3 * forward * n
+
+
+def make_w8(quick=False):
+    from cnnbook.data import make_lines_and_disks
+    from cnnbook.losses import cross_entropy as ce
+    from cnnbook.models import unet
+    from cnnbook.optim import Adam
+    images, masks = make_lines_and_disks(UNET_BATCH * UNET_STEPS, rng=0)
+    batches = [np.arange(i, i + UNET_BATCH) for i in range(0, len(images), UNET_BATCH)]
+    model, tmodel = unet(rng=0), unet_torch()
+    opt, topt = Adam(model, lr=UNET_LR), torch.optim.Adam(tmodel.parameters(), lr=UNET_LR)
+    timages, tmasks = torch.from_numpy(images), torch.from_numpy(masks)
+
+    def train_ours():
+        for idx in batches:
+            model.zero_grad()
+            loss, dlogits = ce(model.forward(images[idx]), masks[idx])  # per-pixel
+            model.backward(dlogits)
+            opt.step()
+        return loss
+
+    def train_theirs():
+        for idx in batches:
+            idx_t = torch.from_numpy(idx)
+            topt.zero_grad(set_to_none=True)
+            loss = F.cross_entropy(tmodel(timages[idx_t]), tmasks[idx_t])
+            loss.backward()
+            topt.step()
+        return loss.item()
+    return train_ours, train_theirs
+
+
+WORKLOADS.append(
+    Workload("W8", "U-Net (ch. 12) 20 Adam steps, batch 16 of 32x32, concat skips", make_w8,
+             unet_flops(), 2.0, repeats=5))

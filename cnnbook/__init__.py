@@ -54,6 +54,7 @@ from .losses import (
     mse_loss, half_sum_squared_error, quadratic_loss, zero_one_loss, binary_cross_entropy,
     binary_cross_entropy_with_logits, cross_entropy, one_hot, accuracy,
 )
+from .segmentation import iou_score, dice_score, dice_loss
 from .optim import Optimizer, SGD, Adagrad, RMSprop, Adam, descent_path
 from .autograd import Value
 from .train import fit, evaluate, predict, History
@@ -64,6 +65,7 @@ from .data import (
 # chapter 9: recurrent convolutional networks
 from .lrn import LocalResponseNorm, local_response_norm_forward, local_response_norm_backward
 from .recurrent import RecurrentConv2d
+from .data import make_lines_and_disks
 from .exercises import check, hint, progress, ExerciseFailed
 from .gradcheck import check_gradients, numerical_gradient, relative_error
 from .receptive_field import (
@@ -71,6 +73,7 @@ from .receptive_field import (
 )
 from . import models
 from .models import lenet
+from .models import unet
 
 __version__ = "0.1.0"
 
@@ -118,4 +121,6 @@ __all__ = [
     "RecurrentConv2d",
     # chapter 8
     "layer_geometry", "receptive_field", "receptive_fields", "gradient_map", "gradient_extent",
+    # chapter 12
+    "iou_score", "dice_score", "dice_loss", "make_lines_and_disks", "unet",
 ]

@@ -217,10 +217,36 @@ def cross_entropy(input, target):
     log-softmax z - logsumexp(z) never takes the log of a rounded-to-zero probability.
     input: the logits z, (N, C); target: int (N,) class indices y, or float (N, C) class
     probabilities (e.g. one-hot rows), for which L = -(1/N) sum_n sum_c y[n, c] log p[n, c].
-    Returns ``(loss, dinput)``, dinput (N, C). See chapters 4 and 6.
+
+    Per-pixel (segmentation, chapter 12): input (N, C, H, W) (or any (N, C, d_1, ...))
+    with int target (N, H, W) takes the softmax over C at every pixel and averages the
+    cross-entropy over all N H W pixels, as ``F.cross_entropy`` does; float targets
+    (N, C, H, W) hold per-pixel class probabilities.
+    Returns ``(loss, dinput)``, dinput shaped like input. See chapters 4, 6 and 12.
     """
     func = "cross_entropy"
-    z = as_float_array(input, "input", func, ndim=2, layout="(N, C)")
+    z = as_float_array(input, "input", func)
+    if z.ndim < 2:
+        raise ValueError(f"{func}: input must have layout (N, C) or (N, C, H, W), got "
+                         f"input.shape={z.shape} ({z.ndim} dimensions)")
+    if z.ndim > 2:  # per-pixel: move the classes last and treat every pixel as an example
+        labels = np.asarray(target)
+        soft = np.issubdtype(labels.dtype, np.floating) and labels.ndim == z.ndim
+        want = z.shape if soft else z.shape[:1] + z.shape[2:]
+        if labels.shape != want:
+            raise ValueError(f"{func}: target must have shape {want} to match "
+                             f"input.shape={z.shape} (int class indices (N, H, W), or float "
+                             f"probabilities (N, C, H, W)), got target.shape={labels.shape}")
+        flat = np.moveaxis(z, 1, -1).reshape(-1, z.shape[1])  # (N H W, C)
+        flat_t = np.moveaxis(labels, 1, -1).reshape(-1, z.shape[1]) if soft else labels.reshape(-1)
+        loss, grad = _cross_entropy_2d(flat, flat_t, func)
+        grad = np.moveaxis(grad.reshape(np.moveaxis(z, 1, -1).shape), -1, 1)  # (N, C, H, W)
+        return loss, np.ascontiguousarray(grad)
+    return _cross_entropy_2d(z, target, func)
+
+
+def _cross_entropy_2d(z, target, func):
+    """cross_entropy for logits (N, C); the per-pixel form calls it with N H W rows."""
     labels = np.asarray(target)
     n, c = z.shape
     if n == 0 or c == 0:

@@ -140,7 +140,12 @@ def _is_classification(y) -> bool:
     return (y.ndim == 1 or (y.ndim == 2 and y.shape[1] == 1)) and bool(np.all((y == 0) | (y == 1)))
 
 
-def _n_correct(out, yb, threshold) -> int:
+def _n_correct(out, yb, threshold) -> float:
+    if out.ndim > 2 and out.shape[1] > 1 and yb.shape == out.shape[:1] + out.shape[2:]:
+        # per-pixel labels (segmentation, chapter 12): each example counts with the
+        # fraction of its pixels that are right, so correct / n is the pixel accuracy
+        hits = out.argmax(axis=1) == yb  # (B, H, W)
+        return float(hits.reshape(len(hits), -1).mean(axis=1).sum())
     if out.ndim == 2 and out.shape[1] > 1:
         return int(np.count_nonzero(out.argmax(axis=1) == yb.reshape(-1)))  # (B,)
     # one score per example: (B,) or (B, 1) -> (B,)
@@ -190,7 +195,8 @@ def fit(model, loss_fn, optimizer, train_data, *, epochs, batch_size=128, val_da
     Backward adds into the grads (a layer used twice gets both gradients), so they are
     zeroed before every step. ``train_data`` and ``val_data`` are (X, y) pairs;
     the batches are reshuffled every epoch (with ``rng``) unless shuffle=False.
-    Training and validation accuracy are recorded when y holds class labels.
+    Training and validation accuracy are recorded when y holds class labels (the pixel
+    accuracy for per-pixel labels (N, H, W) and logits (N, C, H, W), chapter 12).
     The model is in training mode while it learns, evaluation mode for validation,
     and is left in the mode it had before. See chapters 4 and 6.
     """

@@ -537,9 +537,53 @@ def receptive_field_entries():
                        "threshold": 0.5},
               {"grad": "array", "threshold": "float"}, npos=1, rule=_extent_rule,
               same=lambda got, want: tuple(got) == tuple(want)),  # an Extent (a NamedTuple)
+
+
+# ------------------------------------------------------------------ chapter 12: segmentation
+
+def _torch_dice(p, t, eps=1.0):
+    need(isinstance(eps, (int, float)) and not isinstance(eps, bool) and 0 < eps < INF)
+    need(p.dim() >= 2 and bool(((p >= 0) & (p <= 1)).all()) and bool(((t >= 0) & (t <= 1)).all()))
+    dims = tuple(range(1, p.dim()))
+    return 1 - ((2 * (p * t).sum(dims) + eps) / (p.sum(dims) + t.sum(dims) + eps)).mean()
+
+
+def _overlap_twin(dice):
+    """IoU or Dice of the ``positive`` pixels, counted with torch."""
+    def twin(pred, target, *, positive=1):
+        a, b = T(pred), T(target)
+        need(isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor))
+        need(not a.dtype.is_floating_point and not b.dtype.is_floating_point)
+        need(a.shape == b.shape and a.numel() > 0)
+        need(isinstance(positive, (int, np.integer)) and not isinstance(positive, bool))
+        a, b = a == positive, b == positive
+        inter, na, nb = (a & b).sum().item(), a.sum().item(), b.sum().item()
+        if dice:
+            return 1.0 if na + nb == 0 else 2 * inter / (na + nb)
+        return 1.0 if na + nb - inter == 0 else inter / (na + nb - inter)
+    return twin
+
+
+def segmentation_entries():
+    probs = lambda seed: _rng(seed).uniform(0.05, 0.95, (4, 3))  # noqa: E731
+    masks = lambda seed: _rng(seed).integers(0, 2, (2, 3, 3))  # noqa: E731
+    return [
+        Entry("dice_loss", cnnbook.dice_loss,
+              lambda: {"input": probs(0), "target": probs(1), "eps": 1.0},
+              {"input": "array", "target": "array", "eps": "float"}, npos=2,
+              twin=loss_twin(_torch_dice)),
+        Entry("iou_score", cnnbook.iou_score,
+              lambda: {"pred": masks(0), "target": masks(1), "positive": 1},
+              {"pred": "labels", "target": "labels", "positive": "int"}, npos=2,
+              twin=_overlap_twin(False)),
+        Entry("dice_score", cnnbook.dice_score,
+              lambda: {"pred": masks(0), "target": masks(1), "positive": 1},
+              {"pred": "labels", "target": "labels", "positive": "int"}, npos=2,
+              twin=_overlap_twin(True)),
     ]
 
 
 def math_entries():
     return (loss_entries() + optimizer_entries() + autograd_entries() + gradcheck_entries()
-            + helper_entries() + chapter10_entries() + receptive_field_entries())
+            + helper_entries() + chapter10_entries() + receptive_field_entries()
+            + segmentation_entries())

@@ -329,5 +329,42 @@ def exercise_entries():
     ]
 
 
+# ------------------------------------------------------------------ chapter 12
+
+def _lines_rule(result, args):
+    """(images, masks): (n, 1, size, size) finite float32 and (n, size, size) int64 in {0, 1}
+    (and 2 with disk_class)."""
+    X, M = result
+    n, size = args["n"], args["size"]
+    return (X.shape == (n, 1, size, size) and X.dtype == np.float32 and np.isfinite(X).all()
+            and M.shape == (n, size, size) and M.dtype == np.int64
+            and set(np.unique(M)) <= ({0, 1, 2} if args["disk_class"] else {0, 1}))
+
+
+def _unet_rule(result, args):
+    """A Module whose logits keep the probe's height and width."""
+    if not isinstance(result, cnnbook.Module):
+        return False
+    x = np.zeros((1, args["in_channels"], 16, 16), dtype=np.float32)
+    with cnnbook.no_grad():
+        return result.forward(x).shape == (1, args["n_classes"], 16, 16)
+
+
+def chapter12_entries():
+    return [
+        Entry("make_lines_and_disks", cnnbook.make_lines_and_disks,
+              lambda: {"n": 3, "size": 16, "disks": 2, "lines": 1, "noise": 0.1,
+                       "disk_class": False, "rng": 0},
+              {"n": "int", "size": "int", "disks": "int", "lines": "int", "noise": "float",
+               "disk_class": "bool", "rng": "rng"}, npos=1, rule=_lines_rule),
+        Entry("unet", cnnbook.unet,
+              lambda: {"in_channels": 1, "n_classes": 2, "width": 2, "depth": 2,
+                       "skip": "concat", "rng": 0, "dtype": np.float32},
+              {"in_channels": "int", "n_classes": "int", "width": "int", "depth": "int",
+               "skip": "str", "rng": "rng", "dtype": "dtype"}, npos=2, rule=_unet_rule),
+    ]
+
+
 def tool_entries():
-    return data_entries() + train_entries() + plot_entries() + exercise_entries()
+    return (data_entries() + train_entries() + plot_entries() + exercise_entries()
+            + chapter12_entries())

@@ -3,5 +3,6 @@ benchmarks alike."""
 from .lenet import lenet, lenet_bn
 from .rcnn import rcnn
 from .resnet import residual_stack
+from .unet import unet
 
-__all__ = ["lenet", "lenet_bn", "rcnn", "residual_stack"]
+__all__ = ["lenet", "lenet_bn", "rcnn", "residual_stack", "unet"]
