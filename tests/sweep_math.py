@@ -537,6 +537,7 @@ def receptive_field_entries():
                        "threshold": 0.5},
               {"grad": "array", "threshold": "float"}, npos=1, rule=_extent_rule,
               same=lambda got, want: tuple(got) == tuple(want)),  # an Extent (a NamedTuple)
+    ]
 
 
 # ------------------------------------------------------------------ chapter 12: segmentation
