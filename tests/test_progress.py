@@ -124,3 +124,14 @@ def test_the_command(record):
 def test_evaluate_alone_records_nothing(record):
     assert evaluate("ch01.translate", right("ch01.translate")).passed
     assert not record.exists()
+
+
+def test_every_chapter_with_exercises_has_its_title_as_in_its_notebook():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    for chapter, _ in progress_module._chapters():
+        notebook = next((root / "chapters").glob(f"{chapter[2:]}_*.ipynb"))
+        first = json.loads(notebook.read_text())["cells"][0]["source"]
+        title = "".join(first).splitlines()[0].split(": ", 1)[1]
+        assert progress_module.CHAPTER_TITLES[chapter] == title, notebook.name
