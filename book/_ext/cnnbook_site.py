@@ -25,6 +25,12 @@
    from assistive technology.
    Docutils marks each bibliography entry role="doc-biblioentry" inside a role="list":
    ARIA 1.2 lets a list hold only list items, so each entry becomes role="listitem".
+
+5. The single-page build (`make pdf`). Sphinx gives a builder the node handlers
+   registered for its name, and those of its format ("html") only when none are
+   registered for its name; an extension registers some for "singlehtml", so myst-nb's
+   folded code cells (tag hide-input) had no handler there. The html handlers that
+   "singlehtml" lacks are added to it.
 """
 import codecs
 import re
@@ -97,6 +103,13 @@ _A11Y_FIXES = [
 ]
 
 
+def _singlehtml_handlers(app):
+    handlers = app.registry.translation_handlers
+    if app.builder.name == "singlehtml" and "singlehtml" in handlers:
+        for name, pair in handlers.get("html", {}).items():
+            handlers["singlehtml"].setdefault(name, pair)
+
+
 def _accessibility(app):
     """Serve static/cnnbook.css, and rewrite the two theme buttons on every page as the
     page is rendered (see 4. above)."""
@@ -123,5 +136,6 @@ def setup(app):
     app.connect("env-get-updated", _hide_section_numbers, priority=900)
     app.connect("html-page-context", _drop_duplicate_scripts)
     app.connect("builder-inited", _accessibility)
+    app.connect("builder-inited", _singlehtml_handlers)
     app.add_css_file("cnnbook.css")
     return {"parallel_read_safe": True, "parallel_write_safe": True}
