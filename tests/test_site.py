@@ -17,6 +17,7 @@ import http.server
 import json
 import re
 import threading
+import unicodedata
 import urllib.parse
 from pathlib import Path
 
@@ -331,7 +332,8 @@ def chapter_titles() -> list[str]:
 
 
 def squeeze(text: str) -> str:
-    return re.sub(r"\s+", "", text)
+    """Without spaces, and with the PDF's ligatures (fi, fl) as plain letters."""
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text))
 
 
 def test_the_pdf_holds_every_chapter_and_typeset_math():

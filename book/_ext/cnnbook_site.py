@@ -23,6 +23,8 @@
    carry titles ("Light", "Dark") outside its name "Color mode". The search field is
    named by its text (its aria-label is dropped), and the decorative icons are hidden
    from assistive technology.
+   The summary of a folded code cell (myst-nb, tag hide-input) is named "Toggle hidden
+   content" while it shows "Show code cell source": it is named by its text.
    Docutils marks each bibliography entry role="doc-biblioentry" inside a role="list":
    ARIA 1.2 lets a list hold only list items, so each entry becomes role="listitem".
 
@@ -97,6 +99,9 @@ _A11Y_FIXES = [
     # the colour-mode button: its icons are decoration, its name is "Color mode"
     (re.compile(r'<i class="theme-switch ([^"]*)" data-mode="(\w+)"\s+title="[^"]*"></i>'),
      r'<i class="theme-switch \1" data-mode="\2" aria-hidden="true"></i>'),
+    # myst-nb's folded code cells: the summary is named by what it shows ("Show code
+    # cell source"), not by a fixed aria-label
+    (re.compile(r'<summary aria-label="Toggle hidden content">'), "<summary>"),
     # bibliography entries are the items of their list
     (re.compile(r'(<div class="citation" id="[^"]*") role="doc-biblioentry"'),
      r'\1 role="listitem"'),
