@@ -181,7 +181,7 @@ EMBEDDING_TO_CONV = Exercise(
     ],
     diagnose=_conv_diagnose,
     hints={
-        "values": "Compare on one patch: patches @ E and the convolution with your weight "
+        "values": "Compare on one patch: the patch times E and the convolution with your weight "
                   "and stride P must give the same D numbers. Which entry of the patch "
                   "meets which weight in each?",
         "shape": "A convolution weight is (out channels, in channels, kernel rows, kernel "
@@ -196,7 +196,7 @@ EMBEDDING_TO_CONV = Exercise(
         "Bring the feature axis of E to the front, then unflatten each filter in the order "
         "the patches were flattened: channel, row, column.",
         "Check with the chapter's cells: the convolution with your weight and stride P, "
-        "flattened to tokens, equals patches @ E.",
+        "flattened to tokens, equals the patches times E.",
     ),
 )
 
@@ -264,8 +264,9 @@ CLASS_TOKEN_BACKWARD = Exercise(
     ],
     diagnose=_cls_diagnose,
     hints={
-        "values": "Write the forward as out[:, 0] = t and out[:, 1:] = x. Which entries of "
-                  "dout belong to x, and which to t?",
+        "values": "In the forward pass, position 0 of every output sequence is t and the "
+                  "positions after it are x. Which entries of dout belong to x, and which "
+                  "to t?",
         "shape": "dx is shaped like x, (N, T, D); dt like the token, (D,).",
         "exception": "dout is (N, T + 1, D): position 0 is the token, positions 1 to T the "
                      "patches.",
@@ -273,8 +274,8 @@ CLASS_TOKEN_BACKWARD = Exercise(
         "mutated": "Your function changed dout: return new arrays.",
     },
     hint_steps=(
-        "Prepending is copying: out[:, 0] is a copy of t, out[:, 1:] a copy of x. A copy "
-        "passes its gradient back unchanged.",
+        "Prepending is copying: position 0 of each output is a copy of t, the other "
+        "positions are copies of x. A copy passes its gradient back unchanged.",
         "x gets the gradient of the positions it was copied to. t was copied into every "
         "image's position 0: a parameter used N times gets the sum of the N gradients.",
     ),
