@@ -265,6 +265,8 @@ def test_errors():
         ViT(patch=5)
     with pytest.raises(ValueError, match="ViT: x must be 28x28 images"):
         ViT(rng=0)(np.zeros((1, 1, 32, 32)))
+    with pytest.raises(ValueError, match="ViT: the weights of the blocks would have shape"):
+        ViT(depth=10**12)
     with pytest.raises(TypeError, match="vit_parameter_count: dim must be an integer"):
         vit_parameter_count(dim=7.5)
     with pytest.raises(ValueError, match="ViT.attention_from_class_token: needs pool='cls'"):

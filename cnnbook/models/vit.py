@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._checks import as_float_array, check_dout, fits_in_memory, float_dtype, positive_int
+from .._checks import as_float_array, check_dout, fits_in_memory, flag, float_dtype, positive_int
 from .._init import make_rng
 from ..dense import Dense
 from ..layernorm import LayerNorm
@@ -194,6 +194,10 @@ class ViT(Module):
         self.pool = _choice(pool, "pool", _POOLS, func)
         self.positions = _choice(positions, "positions", _POSITIONS, func)
         dtype = float_dtype(dtype, func)
+        dim = positive_int(dim, "dim", func)
+        mlp_dim = positive_int(mlp_dim, "mlp_dim", func)
+        fits_in_memory((depth, 4 * dim + 2 * mlp_dim, dim), "the weights of the blocks", func,
+                       f"depth={depth}, dim={dim}, mlp_dim={mlp_dim}")
         rng = make_rng(rng)
         self.num_patches = (image_size // patch) ** 2
         n_tokens = self.num_patches + (pool == "cls")
@@ -273,6 +277,8 @@ def vit_parameter_count(image_size=224, patch=16, in_channels=3, dim=768, depth=
             (dim, "dim"), (depth, "depth"), (mlp_dim, "mlp_dim"), (num_classes, "num_classes")))
     if image_size % patch:
         raise ValueError(f"{func}: image_size={image_size} must be a multiple of patch={patch}")
+    class_token = flag(class_token, "class_token", func)
+    learned_positions = flag(learned_positions, "learned_positions", func)
     n_tokens = (image_size // patch) ** 2 + bool(class_token)
     embed = patch * patch * in_channels * dim + dim + bool(class_token) * dim
     positions = n_tokens * dim if learned_positions else 0
