@@ -1,4 +1,4 @@
-"""The eight benchmark workloads, each as a pair of zero-argument functions doing the same
+"""The benchmark workloads W1-W10, each as a pair of zero-argument functions doing the same
 work in cnnbook and in PyTorch (CPU). All in float32 with the same random inputs.
 
 ``make(quick)`` builds the inputs once and returns ``(ours, theirs)``; timing a call
@@ -335,3 +335,80 @@ def make_w8(quick=False):
 WORKLOADS.append(
     Workload("W8", "U-Net (ch. 12) 20 Adam steps, batch 16 of 32x32, concat skips", make_w8,
              unet_flops(), 2.0, repeats=5))
+
+
+# -- W10: the tiny vision transformer of chapter 11, a slice of an epoch --------------------
+VIT_BATCH, VIT_BATCHES, VIT_LR = 128, 10, 1e-3
+
+
+def vit_torch(model):
+    """PyTorch's twin of ``cnnbook.models.vit.ViT(pool="cls", positions="learned")``."""
+    nn = torch.nn
+
+    class TorchViT(nn.Module):
+        def __init__(self):
+            super().__init__()
+            pe = model.patch_embed
+            self.conv = nn.Conv2d(pe.in_channels, pe.dim, pe.patch, stride=pe.patch)
+            self.cls = nn.Parameter(torch.zeros(1, 1, pe.dim))
+            self.pos = nn.Parameter(torch.zeros(1, model.num_patches + 1, pe.dim))
+            self.blocks = nn.ModuleList(
+                nn.TransformerEncoderLayer(pe.dim, b.num_heads, b.mlp_dim, dropout=0.0,
+                                           activation=nn.GELU(approximate="tanh"),
+                                           batch_first=True, norm_first=True)
+                for b in model.blocks)
+            self.norm = nn.LayerNorm(pe.dim)
+            self.head = nn.Linear(pe.dim, model.head.out_features)
+
+        def forward(self, x):
+            t = self.conv(x).flatten(2).transpose(1, 2)
+            t = torch.cat([self.cls.expand(len(x), -1, -1), t], dim=1) + self.pos
+            for block in self.blocks:
+                t = block(t)
+            return self.head(self.norm(t)[:, 0])
+
+    return TorchViT()
+
+
+def vit_flops(n, dim=32, depth=4, mlp=64, tokens=17, patch_values=49, classes=10):
+    per_token = 2.0 * (4 * dim * dim + 2 * dim * mlp) + 2.0 * 2 * tokens * dim  # + attention
+    forward = 2.0 * 16 * patch_values * dim + depth * tokens * per_token + 2.0 * dim * classes
+    return 3 * forward * n
+
+
+def make_w10(quick=False):
+    from cnnbook.models.vit import ViT
+    from cnnbook.optim import Adam
+    images, labels, _ = load_images(VIT_BATCH * VIT_BATCHES)
+    batches = [np.arange(i, i + VIT_BATCH) for i in range(0, len(images), VIT_BATCH)]
+    model = ViT(approximate="tanh", rng=0)  # patch 7, width 32, 4 blocks, 4 heads, MLP 64
+    opt = Adam(model.parameters(), lr=VIT_LR)
+    tmodel = vit_torch(model)
+    topt = torch.optim.Adam(tmodel.parameters(), lr=VIT_LR)
+    timages, tlabels = torch.from_numpy(images), torch.from_numpy(labels)
+
+    def train_ours():
+        for idx in batches:
+            model.zero_grad()
+            loss, dlogits = cross_entropy(model.forward(images[idx]), labels[idx])
+            model.backward(dlogits)
+            opt.step()
+        return loss
+
+    def train_theirs():
+        for idx in batches:
+            idx_t = torch.from_numpy(idx)
+            topt.zero_grad(set_to_none=True)
+            loss = F.cross_entropy(tmodel(timages[idx_t]), tlabels[idx_t])
+            loss.backward()
+            topt.step()
+        return loss.item()
+
+    return train_ours, train_theirs
+
+
+WORKLOADS.append(Workload("W10", "tiny ViT (chapter 11), 10 training steps of batch 128, Adam",
+                          make_w10, vit_flops(VIT_BATCH * VIT_BATCHES), 3.0, repeats=5))
+
+# in the order of their names, whichever chapter added them
+WORKLOADS.sort(key=lambda w: int(w.key[1:]))
