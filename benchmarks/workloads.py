@@ -1,4 +1,4 @@
-"""The benchmark workloads W1-W10, each as a pair of zero-argument functions doing the same
+"""The benchmark workloads W1-W11, each as a pair of zero-argument functions doing the same
 work in cnnbook and in PyTorch (CPU). All in float32 with the same random inputs.
 
 ``make(quick)`` builds the inputs once and returns ``(ours, theirs)``; timing a call
@@ -178,13 +178,13 @@ def lenet_flops(n):
     return 3 * forward * n  # forward, plus a backward of about twice the work
 
 
-def make_w7(quick=False):
+def _epoch_pair(model, tmodel, quick):
+    """One shuffled epoch of SGD with momentum on Fashion-MNIST, in cnnbook and in torch,
+    on the same batches (12,800 images in quick mode)."""
     images, labels, _ = load_images(12_800 if quick else None)
     order = np.random.default_rng(1).permutation(len(images))  # one shuffled epoch, shared
     batches = [order[i:i + LENET_BATCH] for i in range(0, len(order), LENET_BATCH)]
-    model = lenet_cnnbook()
     opt = SGD(model.parameters(), lr=LENET_LR, momentum=LENET_MOMENTUM)
-    tmodel = lenet_torch()
     topt = torch.optim.SGD(tmodel.parameters(), lr=LENET_LR, momentum=LENET_MOMENTUM)
     timages, tlabels = torch.from_numpy(images), torch.from_numpy(labels)
 
@@ -208,6 +208,26 @@ def make_w7(quick=False):
 
     train_ours(batches[:3]), train_theirs(batches[:3])  # warm-up: a few batches, not an epoch
     return lambda: train_ours(batches), lambda: train_theirs(batches)
+
+
+def make_w7(quick=False):
+    return _epoch_pair(lenet_cnnbook(), lenet_torch(), quick)
+
+
+def lenet_bn_torch():
+    """cnnbook.models.lenet_bn() (chapter 7) written with torch.nn: batch norm before
+    every ReLU, training mode."""
+    nn = torch.nn
+    return nn.Sequential(
+        nn.Conv2d(1, 6, 5, padding=2), nn.BatchNorm2d(6), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(6, 16, 5), nn.BatchNorm2d(16), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+        nn.Linear(16 * 5 * 5, 120), nn.BatchNorm1d(120), nn.ReLU(),
+        nn.Linear(120, 84), nn.BatchNorm1d(84), nn.ReLU(), nn.Linear(84, 10))
+
+
+def make_w11(quick=False):
+    from cnnbook.models import lenet_bn
+    return _epoch_pair(lenet_bn(rng=0), lenet_bn_torch(), quick)
 
 
 def w7_samples(quick=False):
@@ -409,6 +429,9 @@ def make_w10(quick=False):
 
 WORKLOADS.append(Workload("W10", "tiny ViT (chapter 11), 10 training steps of batch 128, Adam",
                           make_w10, vit_flops(VIT_BATCH * VIT_BATCHES), 3.0, repeats=5))
+
+WORKLOADS.append(Workload("W11", "LeNet with batch norm (ch. 7), one epoch of 60,000, batch 128",
+                          make_w11, lenet_flops(60_000), 2.0, repeats=3))
 
 # in the order of their names, whichever chapter added them
 WORKLOADS.sort(key=lambda w: int(w.key[1:]))
