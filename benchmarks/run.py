@@ -31,6 +31,7 @@ import memory  # noqa: E402
 THREADS = 2
 EPOCHS = ("W7", "W11")  # whole epochs over Fashion-MNIST (12,800 images in quick mode)
 
+
 def median_ms(times):
     return 1e3 * float(np.median(times))
 
