@@ -55,6 +55,7 @@ book: $(VENV)/.book mathjax
 # Chromium through Playwright (book/_ext/print_pdf.py), math typeset by MathJax first.
 # `make book` after it puts the PDF on the site; `make test` does both.
 pdf: $(VENV)/.test mathjax
+	@mkdir -p _build/pdf
 	$(VENV)/bin/jupyter-book build . --builder singlehtml -W -n --keep-going
 	$(PY) book/_ext/print_pdf.py _build/singlehtml _build/pdf/cnn-book.pdf
 
