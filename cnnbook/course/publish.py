@@ -23,8 +23,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import yaml
-
 from . import student
 
 __all__ = ["build", "main"]
@@ -74,6 +72,8 @@ def build(out, *, root=ROOT) -> list[Path]:
     for name in COPIED:
         shutil.copy2(root / name, out / name)
     shutil.copytree(root / "cnnbook", out / "cnnbook", ignore=IGNORED)
+    import yaml  # PyYAML comes with Jupyter Book, which only the publishing steps need
+
     config = yaml.safe_load((root / "_config.yml").read_text(encoding="utf-8"))
     repo = config["repository"]["url"].rstrip("/")
     slug = repo.split("github.com/")[-1]
