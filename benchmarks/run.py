@@ -29,7 +29,7 @@ import workloads  # noqa: E402
 import memory  # noqa: E402
 
 THREADS = 2
-EPOCHS = ("W7", "W11")  # whole epochs over Fashion-MNIST (12,800 images in quick mode)
+EPOCHS = ("W7", "W11", "W12")  # whole epochs over Fashion-MNIST (12,800 images in quick mode)
 
 
 def median_ms(times):

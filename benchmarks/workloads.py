@@ -1,4 +1,4 @@
-"""The benchmark workloads W1-W11, each as a pair of zero-argument functions doing the same
+"""The benchmark workloads W1-W12, each as a pair of zero-argument functions doing the same
 work in cnnbook and in PyTorch (CPU). All in float32 with the same random inputs.
 
 ``make(quick)`` builds the inputs once and returns ``(ours, theirs)``; timing a call
@@ -432,6 +432,42 @@ WORKLOADS.append(Workload("W10", "tiny ViT (chapter 11), 10 training steps of ba
 
 WORKLOADS.append(Workload("W11", "LeNet with batch norm (ch. 7), one epoch of 60,000, batch 128",
                           make_w11, lenet_flops(60_000), 2.0, repeats=3))
+
+
+
+class _TorchRCNN(torch.nn.Module):
+    """cnnbook.models.rcnn() (chapter 9: 16 channels, T = 3) written with torch.nn: the
+    recurrent convolution unrolled, its two kernels shared by the steps."""
+
+    def __init__(self, c=16, steps=3, n_classes=10):
+        super().__init__()
+        nn = torch.nn
+        self.stem = nn.Conv2d(1, c, 5, padding=2)
+        self.ff, self.rec = nn.Conv2d(c, c, 3, padding=1), nn.Conv2d(c, c, 3, padding=1, bias=False)
+        self.head = nn.Linear(c * 7 * 7, n_classes)
+        self.steps, self.lrn = steps, dict(size=c // 8 + 1, alpha=0.001, beta=0.75, k=1.0)
+
+    def forward(self, x):
+        x = F.max_pool2d(F.relu(self.stem(x)), 2)
+        ff = self.ff(x)
+        state = F.local_response_norm(F.relu(ff), **self.lrn)
+        for _ in range(self.steps):
+            state = F.local_response_norm(F.relu(ff + self.rec(state)), **self.lrn)
+        return self.head(F.max_pool2d(state, 2).flatten(1))
+
+
+def make_w12(quick=False):
+    from cnnbook.models import rcnn
+    return _epoch_pair(rcnn(10, rng=0), _TorchRCNN(), quick)
+
+
+def rcnn_flops(n, c=16, steps=3):
+    convs = conv_flops(1, 1, c, 5, 5, 28, 28) + (1 + steps) * conv_flops(1, c, c, 3, 3, 14, 14)
+    return 3 * (convs + 2.0 * c * 49 * 10) * n
+
+
+WORKLOADS.append(Workload("W12", "RCNN (ch. 9, T = 3), one epoch of 60,000, batch 128",
+                          make_w12, rcnn_flops(60_000), 2.0, repeats=1))
 
 # in the order of their names, whichever chapter added them
 WORKLOADS.sort(key=lambda w: int(w.key[1:]))
