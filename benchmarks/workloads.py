@@ -178,21 +178,16 @@ def lenet_flops(n):
     return 3 * forward * n  # forward, plus a backward of about twice the work
 
 
-def _epoch_pair(model, tmodel, quick):
-    """One shuffled epoch of SGD with momentum on Fashion-MNIST, in cnnbook and in torch,
-    on the same batches (12,800 images in quick mode)."""
-    images, labels, _ = load_images(12_800 if quick else None)
-    order = np.random.default_rng(1).permutation(len(images))  # one shuffled epoch, shared
-    batches = [order[i:i + LENET_BATCH] for i in range(0, len(order), LENET_BATCH)]
-    opt = SGD(model.parameters(), lr=LENET_LR, momentum=LENET_MOMENTUM)
-    topt = torch.optim.SGD(tmodel.parameters(), lr=LENET_LR, momentum=LENET_MOMENTUM)
-    timages, tlabels = torch.from_numpy(images), torch.from_numpy(labels)
+def _train_pair(model, opt, tmodel, topt, images, targets):
+    """Two functions that train ``model`` (cnnbook) and ``tmodel`` (torch) on the same
+    batches of (images, targets) with softmax cross-entropy, one optimizer step per
+    batch; each takes a list of index arrays and returns the last loss."""
+    timages, ttargets = torch.from_numpy(images), torch.from_numpy(targets)
 
     def train_ours(batch_list):
         for idx in batch_list:
             model.zero_grad()  # backward adds into the grads
-            logits = model.forward(images[idx])
-            loss, dlogits = cross_entropy(logits, labels[idx])
+            loss, dlogits = cross_entropy(model.forward(images[idx]), targets[idx])
             model.backward(dlogits)
             opt.step()
         return loss
@@ -201,11 +196,23 @@ def _epoch_pair(model, tmodel, quick):
         for idx in batch_list:
             idx_t = torch.from_numpy(idx)
             topt.zero_grad(set_to_none=True)
-            loss = F.cross_entropy(tmodel(timages[idx_t]), tlabels[idx_t])
+            loss = F.cross_entropy(tmodel(timages[idx_t]), ttargets[idx_t])
             loss.backward()
             topt.step()
         return loss.item()
 
+    return train_ours, train_theirs
+
+
+def _epoch_pair(model, tmodel, quick):
+    """One shuffled epoch of SGD with momentum on Fashion-MNIST, in cnnbook and in torch,
+    on the same batches (12,800 images in quick mode)."""
+    images, labels, _ = load_images(12_800 if quick else None)
+    order = np.random.default_rng(1).permutation(len(images))  # one shuffled epoch, shared
+    batches = [order[i:i + LENET_BATCH] for i in range(0, len(order), LENET_BATCH)]
+    opt = SGD(model.parameters(), lr=LENET_LR, momentum=LENET_MOMENTUM)
+    topt = torch.optim.SGD(tmodel.parameters(), lr=LENET_LR, momentum=LENET_MOMENTUM)
+    train_ours, train_theirs = _train_pair(model, opt, tmodel, topt, images, labels)
     train_ours(batches[:3]), train_theirs(batches[:3])  # warm-up: a few batches, not an epoch
     return lambda: train_ours(batches), lambda: train_theirs(batches)
 
@@ -324,32 +331,14 @@ def unet_flops(n=UNET_BATCH * UNET_STEPS, width=8):
 
 def make_w8(quick=False):
     from cnnbook.data import make_lines_and_disks
-    from cnnbook.losses import cross_entropy as ce
     from cnnbook.models import unet
     from cnnbook.optim import Adam
     images, masks = make_lines_and_disks(UNET_BATCH * UNET_STEPS, rng=0)
     batches = [np.arange(i, i + UNET_BATCH) for i in range(0, len(images), UNET_BATCH)]
     model, tmodel = unet(rng=0), unet_torch()
     opt, topt = Adam(model, lr=UNET_LR), torch.optim.Adam(tmodel.parameters(), lr=UNET_LR)
-    timages, tmasks = torch.from_numpy(images), torch.from_numpy(masks)
-
-    def train_ours():
-        for idx in batches:
-            model.zero_grad()
-            loss, dlogits = ce(model.forward(images[idx]), masks[idx])  # per-pixel
-            model.backward(dlogits)
-            opt.step()
-        return loss
-
-    def train_theirs():
-        for idx in batches:
-            idx_t = torch.from_numpy(idx)
-            topt.zero_grad(set_to_none=True)
-            loss = F.cross_entropy(tmodel(timages[idx_t]), tmasks[idx_t])
-            loss.backward()
-            topt.step()
-        return loss.item()
-    return train_ours, train_theirs
+    train_ours, train_theirs = _train_pair(model, opt, tmodel, topt, images, masks)
+    return lambda: train_ours(batches), lambda: train_theirs(batches)
 
 
 WORKLOADS.append(
@@ -405,26 +394,8 @@ def make_w10(quick=False):
     opt = Adam(model.parameters(), lr=VIT_LR)
     tmodel = vit_torch(model)
     topt = torch.optim.Adam(tmodel.parameters(), lr=VIT_LR)
-    timages, tlabels = torch.from_numpy(images), torch.from_numpy(labels)
-
-    def train_ours():
-        for idx in batches:
-            model.zero_grad()
-            loss, dlogits = cross_entropy(model.forward(images[idx]), labels[idx])
-            model.backward(dlogits)
-            opt.step()
-        return loss
-
-    def train_theirs():
-        for idx in batches:
-            idx_t = torch.from_numpy(idx)
-            topt.zero_grad(set_to_none=True)
-            loss = F.cross_entropy(tmodel(timages[idx_t]), tlabels[idx_t])
-            loss.backward()
-            topt.step()
-        return loss.item()
-
-    return train_ours, train_theirs
+    train_ours, train_theirs = _train_pair(model, opt, tmodel, topt, images, labels)
+    return lambda: train_ours(batches), lambda: train_theirs(batches)
 
 
 WORKLOADS.append(Workload("W10", "tiny ViT (chapter 11), 10 training steps of batch 128, Adam",
