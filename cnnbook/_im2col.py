@@ -215,55 +215,104 @@ class ConvCache(NamedTuple):
     bias_dtype: np.dtype | None  # None: the forward had no bias
 
 
-# Each works through the batch in blocks of a few images, reusing one padded-input
-# buffer and one column buffer, so that the columns of a block are still in the cache
-# when the matrix product reads them.
+# How the two drivers below are fast, and why (each step measured in benchmarks/README.md):
+#
+# 1. Blocks. They work through the batch in blocks of a few images (about BLOCK_BYTES of
+#    columns), reusing one padded-input buffer and one column buffer, so that the columns
+#    of a block are still in the cache when the matrix product reads them.
+# 2. Flat rows (stride 1). Laid end to end, the rows of a padded image (Hp x Wp) make one
+#    long row, in which the kernel offset (i, j) is a shift by i d_h Wp + j d_w. Row
+#    (c, i, j) of the columns is then ONE contiguous slice of H' Wp pixels of that long
+#    row, instead of H' slices of W' pixels: long copies are fast copies, in im2col and in
+#    col2im alike. The price: each output row gets Wp - W' "wrap-around" outputs (windows
+#    that hang over the right edge into the next row), computed and dropped; their
+#    gradient is set to zero, so they add nothing in the backward pass. Strides other
+#    than 1 use the strided window view of ``window_view``.
 def block_size(n: int, bytes_per_image: int) -> int:
     """Images per block: about ``BLOCK_BYTES`` of columns, at least one image."""
     return max(1, min(n, BLOCK_BYTES // max(1, bytes_per_image)))
 
 
-def _padded_blocks(x, pads, step):
-    """Yield ``(batch slice, padded block)``, the padding written into one reused buffer
-    whose zero border is set only once."""
-    n, c, h, w = x.shape
+def _blocks(n, step):
+    return [slice(start, min(n, start + step)) for start in range(0, n, step)]
+
+
+class _Geometry(NamedTuple):
+    """Where the windows of one convolution lie, worked out once per call."""
+    channels: int
+    in_size: tuple  # (H, W)
+    padded: tuple  # (Hp, Wp)
+    kernel_size: tuple
+    pads: tuple
+    stride: tuple
+    dilation: tuple
+    out_size: tuple  # (H', W')
+    flat: bool  # stride 1: windows are shifts along the flattened padded image
+    length: int  # columns per image: H' Wp when flat, else H' W'
+
+
+def _geometry(x_shape, kernel_size, pads, stride, dilation, out_size, flat=True):
+    """``flat=False``: the strided window view even at stride 1."""
     (pt, pb), (pl, pr) = pads
-    if pt == pb == pl == pr == 0:
-        for start in range(0, n, step):
-            yield slice(start, min(n, start + step)), x[start:start + step]
-        return
-    buffer = np.zeros((step, c, h + pt + pb, w + pl + pr), dtype=x.dtype)  # (B, C, Hp, Wp)
-    for start in range(0, n, step):
-        block = slice(start, min(n, start + step))
-        xp = buffer[:block.stop - start]
-        xp[:, :, pt:pt + h, pl:pl + w] = x[block]
-        yield block, xp
+    padded = (x_shape[2] + pt + pb, x_shape[3] + pl + pr)
+    flat = flat and tuple(stride) == (1, 1)
+    length = out_size[0] * (padded[1] if flat else out_size[1])
+    return _Geometry(x_shape[1], tuple(x_shape[2:]), padded, tuple(kernel_size), pads,
+                     tuple(stride), tuple(dilation), tuple(out_size), flat, length)
 
 
-def _unfold(xp, cols, kernel_size, out_size, stride, dilation):
-    """im2col of a padded block into the first C*kh*kw rows of the preallocated ``cols``
-    (B, C*kh*kw [+ 1], H'*W'); returns the block's part of ``cols``."""
-    view = window_view(xp, kernel_size, out_size, stride, dilation)  # (B, C, kh, kw, H', W')
-    k = view.shape[1] * kernel_size[0] * kernel_size[1]
-    target = cols[:len(xp), :k].reshape(view.shape)  # splitting an axis: still a view of cols
-    np.copyto(target, view)
-    return cols[:len(xp)]
+def _input_buffer(geo, step, dtype):
+    """A zeroed buffer for ``step`` padded images: ``(buffer, padded, interior)``.
+
+    ``padded`` is its (B, C, Hp, Wp) view and ``interior`` the part inside the padding,
+    where each block's images are written (the zero border is written once). Flat, each
+    channel is one long row of Hp Wp pixels plus d_w (kw - 1) zeros: the overhang of the
+    last wrap-around window.
+    """
+    (pt, _), (pl, _) = geo.pads
+    (h, w), (hp, wp) = geo.in_size, geo.padded
+    overhang = geo.dilation[1] * (geo.kernel_size[1] - 1) if geo.flat else 0
+    buffer = np.zeros((step, geo.channels, hp * wp + overhang), dtype=dtype)  # (B, C, Hp*Wp + o)
+    padded = buffer[:, :, :hp * wp].reshape(step, geo.channels, hp, wp)  # (B, C, Hp, Wp)
+    return buffer, padded, padded[:, :, pt:pt + h, pl:pl + w]
 
 
-def _fold(dcols, dx, dxp, pads, kernel_size, out_size, stride, dilation):
-    """col2im of a block: sum the columns into ``dxp`` (a padded scratch buffer, or None
-    when there is no padding), then write the un-padded part into ``dx``."""
-    n, c, h, w = dx.shape
-    (pt, _), (pl, _) = pads
-    target = dx if dxp is None else dxp[:n]
-    target[...] = 0
-    cols6 = dcols.reshape(n, c, *kernel_size, *out_size)  # (B, C, kh, kw, H', W')
+def _unfold(geo, buffer, padded, cols, m):
+    """im2col of the ``m`` images in an input buffer into the first C kh kw rows of
+    ``cols`` (B, C*kh*kw [+ 1], length); returns ``cols[:m]``."""
+    c, (kh, kw) = geo.channels, geo.kernel_size
+    if geo.flat:
+        # view[b, c, i, j, q] = buffer[b, c, q + i d_h Wp + j d_w]: a slice per (b, c, i, j)
+        sb, sc, se = buffer.strides
+        (dh, dw), wp = geo.dilation, geo.padded[1]
+        view = as_strided(buffer, (m, c, kh, kw, geo.length), (sb, sc, dh * wp * se, dw * se, se),
+                          writeable=False)
+    else:
+        view = window_view(padded[:m], geo.kernel_size, geo.out_size, geo.stride, geo.dilation)
+    np.copyto(cols[:m, :c * kh * kw].reshape(view.shape), view)  # splitting axes: still cols
+    return cols[:m]
+
+
+def _add_windows(target, cols6, kernel_size, out_size, stride, dilation):
+    """target[:, :, h' s + i d, w' s + j d] += cols6[:, :, i, j, h', w'] for every (i, j):
+    the col2im sum, one strided slice per kernel offset."""
     (sh, sw), (dh, dw), (ho, wo) = stride, dilation, out_size
     for i in range(kernel_size[0]):
         for j in range(kernel_size[1]):
             rows = slice(i * dh, i * dh + sh * (ho - 1) + 1, sh)
             cols = slice(j * dw, j * dw + sw * (wo - 1) + 1, sw)
             target[:, :, rows, cols] += cols6[:, :, i, j]
+
+
+def _fold(dcols, dx, dxp, pads, kernel_size, out_size, stride, dilation):
+    """col2im (``col2im``'s layout): sum the columns into ``dxp`` (a padded scratch buffer,
+    or None when there is no padding), then write the un-padded part into ``dx``."""
+    n, c, h, w = dx.shape
+    (pt, _), (pl, _) = pads
+    target = dx if dxp is None else dxp[:n]
+    target[...] = 0
+    _add_windows(target, dcols.reshape(n, c, *kernel_size, *out_size), kernel_size, out_size,
+                 stride, dilation)
     if dxp is not None:
         dx[...] = target[:, :, pt:pt + h, pl:pl + w]
 
@@ -273,6 +322,24 @@ def _padded_scratch(step, x_shape, pads, dtype):
     if pt == pb == pl == pr == 0:
         return None
     return np.empty((step, x_shape[1], x_shape[2] + pt + pb, x_shape[3] + pl + pr), dtype=dtype)
+
+
+def _fold_block(geo, dcols, buffer, padded, interior, dx_block):
+    """col2im of one block: add the columns ``dcols`` (m, C*kh*kw, length) into a zeroed
+    input buffer, then copy the part inside the padding to ``dx_block``."""
+    m, c, (kh, kw) = len(dx_block), geo.channels, geo.kernel_size
+    buffer[:m] = 0
+    if geo.flat:  # the shifts of _unfold, read the other way: one long slice per offset
+        (dh, dw), wp, length = geo.dilation, geo.padded[1], geo.length
+        dcols5 = dcols.reshape(m, c, kh, kw, length)
+        for i in range(kh):
+            for j in range(kw):
+                shift = i * dh * wp + j * dw
+                buffer[:m, :, shift:shift + length] += dcols5[:, :, i, j]
+    else:
+        _add_windows(padded[:m], dcols.reshape(m, c, kh, kw, *geo.out_size), geo.kernel_size,
+                     geo.out_size, geo.stride, geo.dilation)
+    dx_block[...] = interior[:m]
 
 
 def conv_core(x, weight, pads, stride, dilation, out_size=None, bias=None):
@@ -286,19 +353,32 @@ def conv_core(x, weight, pads, stride, dilation, out_size=None, bias=None):
     o, _, kh, kw = weight.shape
     if out_size is None:
         out_size = padded_output_size(x.shape, (kh, kw), pads, stride, dilation, "conv_core")
-    k, p = c * kh * kw, out_size[0] * out_size[1]
-    out = np.empty((n, o, p), dtype=x.dtype)  # (N, O, H'*W')
+    k = c * kh * kw
+    # Flat rows cost one more copy, of the output (to drop the wrap-around columns): with
+    # more filters than rows of columns (O > C kh kw: W1 and W3 of the benchmarks, one to
+    # three input channels) that costs more than the long copies save.
+    geo = _geometry(x.shape, (kh, kw), pads, stride, dilation, out_size, flat=o <= k)
     w2 = weight.reshape(o, k)  # (O, C*kh*kw)
-    step = block_size(n, k * p * x.itemsize)
-    if bias is None:
-        cols = np.empty((step, k, p), dtype=x.dtype)  # (B, C*kh*kw, H'*W')
-    else:
+    if bias is not None:
         w2 = np.concatenate([w2, bias[:, None]], axis=1)  # (O, C*kh*kw + 1)
-        cols = np.empty((step, k + 1, p), dtype=x.dtype)  # (B, C*kh*kw + 1, H'*W')
-        cols[:, k] = 1  # written once: _unfold fills only the first k rows
-    for block, xp in _padded_blocks(x, pads, step):
-        np.matmul(w2, _unfold(xp, cols, (kh, kw), out_size, stride, dilation), out=out[block])
-    return out.reshape(n, o, *out_size)  # (N, O, H', W')
+    rows = w2.shape[1]
+    out = np.empty((n, o, *out_size), dtype=x.dtype)  # (N, O, H', W')
+    out3 = out.reshape(n, o, out_size[0] * out_size[1])  # (N, O, H'*W'), a view
+    step = block_size(n, rows * geo.length * x.itemsize)
+    buffer, padded, interior = _input_buffer(geo, step, x.dtype)
+    cols = np.empty((step, rows, geo.length), dtype=x.dtype)  # (B, C*kh*kw [+ 1], length)
+    cols[:, k:] = 1  # the bias's row of ones, written once: _unfold fills the first k rows
+    wide = np.empty((step, o, geo.length), dtype=x.dtype) if geo.flat else None
+    for block in _blocks(n, step):
+        m = block.stop - block.start
+        interior[:m] = x[block]
+        cols_m = _unfold(geo, buffer, padded, cols, m)
+        if geo.flat:  # (m, O, H' Wp): drop the wrap-around outputs
+            np.matmul(w2, cols_m, out=wide[:m])
+            out[block] = wide[:m].reshape(m, o, out_size[0], geo.padded[1])[..., :out_size[1]]
+        else:
+            np.matmul(w2, cols_m, out=out3[block])
+    return out
 
 
 def conv_grads(dout, pads, stride, dilation, *, x=None, weight=None, x_shape=None,
@@ -313,26 +393,45 @@ def conv_grads(dout, pads, stride, dilation, *, x=None, weight=None, x_shape=Non
     x_shape = x.shape if x is not None else tuple(x_shape)
     o, c, kh, kw = weight.shape if weight is not None else weight_shape
     n, _, ho, wo = dout.shape
-    k, p = c * kh * kw, ho * wo
-    dout3 = dout.reshape(n, o, p)  # (N, O, H'*W')
-    step = block_size(n, k * p * dout.itemsize)
-    cols = np.empty((step, k, p), dtype=dout.dtype)  # (B, C*kh*kw, H'*W')
+    geo = _geometry(x_shape, (kh, kw), pads, stride, dilation, (ho, wo))
+    k = c * kh * kw
+    dout3 = dout.reshape(n, o, ho * wo)  # (N, O, H'*W')
+    step = block_size(n, k * geo.length * dout.itemsize)
+    cols = np.empty((step, k, geo.length), dtype=dout.dtype)  # (B, C*kh*kw, length)
+    if geo.flat:  # dout with zeros in the wrap-around columns, (B, O, H', Wp)
+        wide = np.zeros((step, o, ho, geo.padded[1]), dtype=dout.dtype)
     dx = dweight = None
+    # dweight = sum_n dout[n] @ cols[n]^T. With many more rows of columns than filters
+    # (K >= 4 O, K >= 64: 3 x 3 or 5 x 5 kernels over many channels), OpenBLAS computes
+    # the transpose, cols[n] @ dout[n]^T, about 3 times faster (benchmarks/README.md),
+    # and the transposed copy of dout it needs is small.
+    transposed = k >= 4 * o and k >= 64
+    if x is not None:
+        x_buffers = _input_buffer(geo, step, dout.dtype)
+        dweight = np.zeros((k, o) if transposed else (o, k), dtype=dout.dtype)
     if weight is not None:
         dx = np.empty(x_shape, dtype=dout.dtype)
         w_t = weight.reshape(o, k).T  # (C*kh*kw, O)
-        scratch = _padded_scratch(step, x_shape, pads, dout.dtype)
-    if x is not None:
-        dweight = np.zeros((o, k), dtype=dout.dtype)  # (O, C*kh*kw)
-        blocks = _padded_blocks(x, pads, step)
-    else:
-        blocks = ((slice(s, min(n, s + step)), None) for s in range(0, n, step))
-    for block, xp in blocks:
-        d_block = dout3[block]  # (B, O, H'*W')
+        dx_buffers = _input_buffer(geo, step, dout.dtype)  # _fold_block zeroes it each block
+    for block in _blocks(n, step):
+        m = block.stop - block.start
+        if geo.flat:
+            wide[:m, :, :, :wo] = dout[block]
+            d_block = wide[:m].reshape(m, o, geo.length)  # (m, O, H' Wp)
+        else:
+            d_block = dout3[block]  # (m, O, H'*W')
         if x is not None:
-            cols_block = _unfold(xp, cols, (kh, kw), (ho, wo), stride, dilation)
-            dweight += np.matmul(d_block, cols_block.transpose(0, 2, 1)).sum(axis=0)  # (O, C*kh*kw)
+            buffer, padded, interior = x_buffers
+            interior[:m] = x[block]
+            cols_m = _unfold(geo, buffer, padded, cols, m)
+            if transposed:  # (C*kh*kw, O)
+                d_t = np.ascontiguousarray(d_block.transpose(0, 2, 1))  # (m, length, O)
+                dweight += np.matmul(cols_m, d_t).sum(axis=0)
+            else:  # (O, C*kh*kw)
+                dweight += np.matmul(d_block, cols_m.transpose(0, 2, 1)).sum(axis=0)
         if weight is not None:  # the columns are used: their buffer takes dcols
-            dcols = np.matmul(w_t, d_block, out=cols[:len(d_block)])  # (B, C*kh*kw, H'*W')
-            _fold(dcols, dx[block], scratch, pads, (kh, kw), (ho, wo), stride, dilation)
-    return dx, None if dweight is None else dweight.reshape(o, c, kh, kw)
+            dcols = np.matmul(w_t, d_block, out=cols[:m])  # (m, C*kh*kw, length)
+            _fold_block(geo, dcols, *dx_buffers, dx[block])
+    if dweight is not None:
+        dweight = (dweight.T if transposed else dweight).reshape(o, c, kh, kw)
+    return dx, dweight
