@@ -188,7 +188,7 @@ def _train_pair(model, opt, tmodel, topt, images, targets):
         for idx in batch_list:
             model.zero_grad()  # backward adds into the grads
             loss, dlogits = cross_entropy(model.forward(images[idx]), targets[idx])
-            model.backward(dlogits)
+            model.backward_params(dlogits)  # no gradient of the images, as in torch
             opt.step()
         return loss
 

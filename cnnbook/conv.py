@@ -80,24 +80,29 @@ def _conv2d(x, weight, bias, stride, padding, dilation, func, pads=None):
 
 
 def _grads_like_inputs(cache, dx, dweight, dbias):
-    """The three gradients, each in the dtype of what it is the gradient of."""
-    return (dx.astype(cache.x_dtype, copy=False), dweight.astype(cache.weight_dtype, copy=False),
+    """The three gradients, each in the dtype of what it is the gradient of (dx may be None)."""
+    return (None if dx is None else dx.astype(cache.x_dtype, copy=False),
+            dweight.astype(cache.weight_dtype, copy=False),
             None if dbias is None else dbias.astype(cache.bias_dtype, copy=False))
 
 
 @nan_in_nan_out
-def conv2d_backward(dout, cache):
+def conv2d_backward(dout, cache, *, input_grad=True):
     """Gradients of ``conv2d_forward``: returns ``(dx, dweight, dbias)``.
 
     dweight[o, c, i, j] = sum_{n, h', w'} dout[n, o, h', w'] xp[n, c, h' s + i d, w' s + j d]
     dx = the same sum read the other way: every output pixel sends weight * dout back
     to the pixels its window covered (col2im). dbias[o] = sum_{n, h', w'} dout[n, o, h', w'].
     dout: (N, O, H', W'); dx, dweight, dbias are shaped and typed like x, weight and bias
-    (dbias is None when the forward had no bias). See chapter 5.
+    (dbias is None when the forward had no bias). ``input_grad=False`` skips dx (returned
+    as None), the col2im half of the work: the first layer of a network needs none, as
+    PyTorch computes none for an input that does not require grad. See chapter 5.
     """
     dout = check_dout(dout, cache.out_shape, cache.x.dtype, "conv2d_backward")
+    input_grad = flag(input_grad, "input_grad", "conv2d_backward")
     dx, dweight = conv_grads(dout, cache.pads, cache.stride, cache.dilation, x=cache.x,
-                             weight=cache.weight)
+                             weight=cache.weight if input_grad else None,
+                             weight_shape=cache.weight.shape)
     dbias = None if cache.bias_dtype is None else dout.sum(axis=(0, 2, 3))
     return _grads_like_inputs(cache, dx, dweight, dbias)
 
@@ -214,13 +219,15 @@ def _conv1d_padding(padding, k, stride, dilation, causal, func):
 
 
 @nan_in_nan_out
-def conv1d_backward(dout, cache):
+def conv1d_backward(dout, cache, *, input_grad=True):
     """Gradients of ``conv1d_forward``: ``(dx (N, C, L), dweight (O, C, K), dbias (O,) or
-    None)`` from dout (N, O, L'), each typed like its input. See chapter 5."""
+    None)`` from dout (N, O, L'), each typed like its input; ``input_grad=False`` skips dx
+    (None), as in ``conv2d_backward``. See chapter 5."""
     n, o, _, length = cache.out_shape
     dout = check_dout(dout, (n, o, length), cache.x.dtype, "conv1d_backward")
-    dx, dweight, dbias = conv2d_backward(dout[:, :, None, :], cache)
-    return dx[:, :, 0, :], dweight[:, :, 0, :], dbias
+    input_grad = flag(input_grad, "input_grad", "conv1d_backward")
+    dx, dweight, dbias = conv2d_backward(dout[:, :, None, :], cache, input_grad=input_grad)
+    return None if dx is None else dx[:, :, 0, :], dweight[:, :, 0, :], dbias
 
 
 # -- single 2-D arrays: correlation and true convolution ---------------------------------
@@ -312,6 +319,10 @@ class Conv2d(Module):
         self._store_grads(weight=dweight, bias=dbias)
         return dx
 
+    def backward_params(self, dout):
+        _, dweight, dbias = conv2d_backward(dout, self._pop_cache(), input_grad=False)
+        self._store_grads(weight=dweight, bias=dbias)
+
     def extra_repr(self) -> str:
         return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
                 f"stride={self.stride}, padding={self.padding!r}, dilation={self.dilation}, "
@@ -355,6 +366,10 @@ class Conv1d(Module):
         dx, dweight, dbias = conv1d_backward(dout, self._pop_cache())
         self._store_grads(weight=dweight, bias=dbias)
         return dx
+
+    def backward_params(self, dout):
+        _, dweight, dbias = conv1d_backward(dout, self._pop_cache(), input_grad=False)
+        self._store_grads(weight=dweight, bias=dbias)
 
     def extra_repr(self) -> str:
         return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "

@@ -51,23 +51,25 @@ def dense_forward(x, weight, bias=None):
 
 
 @nan_in_nan_out
-def dense_backward(dout, cache):
+def dense_backward(dout, cache, *, input_grad=True):
     """Gradients of the dense layer (chapter 4, Chidiac's §2.2).
 
     dx = dout W,  dweight = dout^T x,  dbias = sum_n dout[n], the sums running over every
     leading index (the batch, and the tokens of a sequence).
     dout: (N, out_features) or (N, T, out_features), the forward output's shape. Returns
     ``(dx, dweight, dbias)`` shaped and typed like x, weight and bias; dbias is None when
-    the forward had no bias. See chapters 4 and 10.
+    the forward had no bias. ``input_grad=False`` skips dx (returned as None): the first
+    layer of a network needs none. See chapters 4 and 10.
     """
     x, weight, bias_dtype = cache
     dtype = np.result_type(x.dtype, weight.dtype, *([] if bias_dtype is None else [bias_dtype]))
     dout = check_dout(dout, x.shape[:-1] + (weight.shape[0],), dtype, "dense_backward")
-    dx = dout @ weight  # (..., in_features)
+    dx = dout @ weight if flag(input_grad, "input_grad", "dense_backward") else None
     d2 = dout.reshape(-1, weight.shape[0])  # (B, out_features), B = product of leading axes
     dweight = d2.T @ x.reshape(-1, weight.shape[1])  # (out_features, in_features)
     dbias = None if bias_dtype is None else d2.sum(axis=0).astype(bias_dtype, copy=False)
-    return dx.astype(x.dtype, copy=False), dweight.astype(weight.dtype, copy=False), dbias
+    return (None if dx is None else dx.astype(x.dtype, copy=False),
+            dweight.astype(weight.dtype, copy=False), dbias)
 
 
 class Dense(Module):
@@ -98,6 +100,10 @@ class Dense(Module):
         dx, dweight, dbias = dense_backward(dout, self._pop_cache())
         self._store_grads(weight=dweight, bias=dbias)
         return dx
+
+    def backward_params(self, dout):
+        _, dweight, dbias = dense_backward(dout, self._pop_cache(), input_grad=False)
+        self._store_grads(weight=dweight, bias=dbias)
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={'bias' in self.params}"

@@ -67,6 +67,16 @@ class Module:
     def backward(self, dout):
         raise NotImplementedError(f"{type(self).__name__}.backward is not implemented")
 
+    def backward_params(self, dout) -> None:
+        """Backward for the parameters only: add their gradients to ``grads``, return None.
+
+        The gradient of the input is skipped where a layer can skip it (the col2im of a
+        convolution, dout @ W of a dense layer): nothing needs the gradient of the images,
+        so ``fit`` calls this, as PyTorch computes no gradient for an input that does not
+        require grad. Here, by default: ``backward`` with its result dropped. See chapter 6.
+        """
+        self.backward(dout)
+
     def __call__(self, x):
         return self.forward(x)
 
@@ -264,6 +274,13 @@ class Sequential(Module):
         for layer in reversed(self.layers):
             dout = layer.backward(dout)
         return dout
+
+    def backward_params(self, dout) -> None:
+        """``backward`` whose first layer skips the input gradient (``Module.backward_params``)."""
+        for layer in reversed(self.layers[1:]):
+            dout = layer.backward(dout)
+        if self.layers:
+            self.layers[0].backward_params(dout)
 
     def __getitem__(self, i):
         return self.layers[i]

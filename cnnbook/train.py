@@ -191,7 +191,8 @@ def fit(model, loss_fn, optimizer, train_data, *, epochs, batch_size=128, val_da
     """Train ``model`` by mini-batch gradient descent; return its ``History``.
 
     For each batch: model.zero_grad(); out = model.forward(X_b);
-    (loss, dout) = loss_fn(out, y_b); model.backward(dout); optimizer.step().
+    (loss, dout) = loss_fn(out, y_b); model.backward_params(dout); optimizer.step()
+    (``backward_params``: backward without the gradient of X_b, which nothing needs).
     Backward adds into the grads (a layer used twice gets both gradients), so they are
     zeroed before every step. ``train_data`` and ``val_data`` are (X, y) pairs;
     the batches are reshuffled every epoch (with ``rng``) unless shuffle=False.
@@ -233,7 +234,7 @@ def fit(model, loss_fn, optimizer, train_data, *, epochs, batch_size=128, val_da
                 model.zero_grad()
                 out = model.forward(xb)
                 loss, dout = loss_fn(out, yb)
-                model.backward(dout)
+                model.backward_params(dout)  # the gradient of xb is not needed
                 optimizer.step()
                 loss_sum += loss * len(idx)
                 if classify:

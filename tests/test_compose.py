@@ -14,7 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from cnnbook import train
+from cnnbook import models, train
+from cnnbook.models.vit import ViT
 from cnnbook.activations import ReLU, Tanh
 from cnnbook.batchnorm import BatchNorm1d, BatchNorm2d
 from cnnbook.activations import relu_backward, relu_forward
@@ -657,3 +658,34 @@ def test_predict_evaluate_and_validation_over_many_batches_do_not_grow_memory():
     # what the rule prevents: the same forwards keeping their caches grow with the batches
     leaky = peak_bytes(lambda: [model.forward(X[s:s + 1000]) for s in range(0, 8000, 1000)])
     assert leaky > 2 * one + 2 * margin  # about one + 7 * 1.4 MB
+
+
+@pytest.mark.parametrize("make, shape", [
+    (lambda: models.lenet(rng=0), (3, 1, 28, 28)),
+    (lambda: models.lenet_bn(rng=0), (3, 1, 28, 28)),
+    (lambda: models.rcnn(rng=0, channels=4, steps=2), (3, 1, 28, 28)),
+    (lambda: models.unet(width=2, depth=1, rng=0), (2, 1, 8, 8)),
+    (lambda: ViT(image_size=28, patch=7, dim=8, depth=1, num_heads=2, mlp_dim=8, rng=0),
+     (3, 1, 28, 28)),
+])
+def test_models_backward_params_equals_backward(make, shape):
+    """What fit calls (no gradient of the images) gives every parameter the gradient that
+    backward gives, to the bit."""
+    x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+    grads = []
+    for method in ("backward", "backward_params"):
+        model = make()
+        model.zero_grad()
+        out = model.forward(x)
+        result = getattr(model, method)(np.ones_like(out))
+        assert (result is None) == (method == "backward_params")
+        grads.append({name: model_grad.copy() for name, model_grad in _named_grads(model)})
+    assert grads[0].keys() == grads[1].keys() and grads[0]
+    for name in grads[0]:
+        np.testing.assert_array_equal(grads[1][name], grads[0][name], err_msg=name)
+
+
+def _named_grads(model):
+    for name, module in model.named_modules():
+        for key, grad in module.grads.items():
+            yield f"{name}.{key}", grad

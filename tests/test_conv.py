@@ -105,6 +105,42 @@ def test_conv2d_blocked_equals_one_block(case):
             np.testing.assert_allclose(g_b, g, rtol=1e-12, atol=1e-12)
 
 
+def test_conv1d_padding_on_either_side_matches_torch():
+    """padding=1 and causal=True pad 2 zeros in all, on both sides or on the left: the flat
+    rows of the kernel (one long row per channel) must put them where they belong."""
+    rng = np.random.default_rng(4)
+    x, weight = _randn(rng, 3, 2, 9), _randn(rng, 4, 2, 3)
+    for kwargs in ({"padding": 1}, {"causal": True}, {"padding": 1}):
+        out, cache = conv1d_forward(x, weight, **kwargs)
+        xt = torch.from_numpy(x)
+        pad = (2, 0) if kwargs.get("causal") else (1, 1)
+        expected = F.conv1d(F.pad(xt, pad), torch.from_numpy(weight)).numpy()
+        np.testing.assert_allclose(out, expected, rtol=1e-10, atol=1e-12)
+        dout = _randn(rng, *out.shape)
+        dx, dweight, _ = conv1d_backward(dout, cache)
+        xg, wg = xt.clone().requires_grad_(), torch.from_numpy(weight).requires_grad_()
+        F.conv1d(F.pad(xg, pad), wg).backward(torch.from_numpy(dout))
+        np.testing.assert_allclose(dx, xg.grad.numpy(), rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(dweight, wg.grad.numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_conv_backward_without_input_grad():
+    """input_grad=False: dx is None, dweight and dbias are the same numbers."""
+    rng = np.random.default_rng(5)
+    x, weight, bias = _randn(rng, 3, 2, 6, 5), _randn(rng, 4, 2, 3, 3), _randn(rng, 4)
+    out, cache = conv2d_forward(x, weight, bias, padding=1)
+    dout = _randn(rng, *out.shape)
+    dx, dweight, dbias = conv2d_backward(dout, cache)
+    none, dweight2, dbias2 = conv2d_backward(dout, cache, input_grad=False)
+    assert dx is not None and none is None
+    np.testing.assert_array_equal(dweight2, dweight)
+    np.testing.assert_array_equal(dbias2, dbias)
+    out1, cache1 = conv1d_forward(x[:, :, 0], weight[:, :, 0], bias)
+    assert conv1d_backward(out1, cache1, input_grad=False)[0] is None
+    with pytest.raises(TypeError, match="input_grad"):
+        conv2d_backward(dout, cache, input_grad="no")
+
+
 def test_conv2d_fan_out():
     rng = np.random.default_rng(3)
     x, weight, bias = _randn(rng, 2, 2, 5, 4), _randn(rng, 3, 2, 2, 3), _randn(rng, 3)

@@ -109,3 +109,51 @@ def test_base_module_is_abstract():
     with pytest.raises(NotImplementedError, match="Module.backward"):
         Module().backward(1)
     assert Module().parameters() == []
+
+
+class Recorder(Module):
+    """Says which backward it was asked for."""
+
+    def __init__(self):
+        super().__init__()
+        self.calls = []
+
+    def forward(self, x):
+        return x
+
+    def backward(self, dout):
+        self.calls.append("backward")
+        return dout
+
+    def backward_params(self, dout):
+        self.calls.append("backward_params")
+
+
+def test_backward_params_skips_only_the_first_layers_input_gradient():
+    first, last = Recorder(), Recorder()
+    model = Sequential(first, Dense(3, 2, rng=0), last)
+    x = np.random.default_rng(0).standard_normal((4, 3))
+    model.forward(x)
+    assert model.backward_params(np.ones((4, 2))) is None
+    assert first.calls == ["backward_params"] and last.calls == ["backward"]
+
+
+def test_backward_params_gives_the_grads_of_backward():
+    """Same numbers to the bit, whether or not the first layer's dx is computed; a Module
+    without its own backward_params falls back to backward."""
+    x = np.random.default_rng(1).standard_normal((5, 3))
+    grads = []
+    for method in ("backward", "backward_params"):
+        model = net()
+        model.zero_grad()
+        out = model.forward(x)
+        getattr(model, method)(np.ones_like(out))
+        grads.append({name: g.copy() for name, g in
+                      ((f"{i}.{k}", m.grads[k]) for i, m in enumerate(model) for k in m.grads)})
+    assert grads[0].keys() == grads[1].keys()
+    for name in grads[0]:
+        np.testing.assert_array_equal(grads[1][name], grads[0][name])
+    layer = WithBuffer()
+    layer.forward(x)
+    assert layer.backward_params(np.ones_like(x)) is None
+    np.testing.assert_array_equal(layer.grads["scale"], x.sum(axis=0))

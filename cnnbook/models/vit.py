@@ -104,6 +104,12 @@ class PatchEmbedding(Module):
         return patches @ weight.T + self.params["bias"]  # (N, T, dim)
 
     def backward(self, dout):
+        return self._backward(dout, input_grad=True)
+
+    def backward_params(self, dout):
+        self._backward(dout, input_grad=False)
+
+    def _backward(self, dout, input_grad):
         patches, shape, dtype = self._pop_cache()
         weight = self.params["weight"]
         n_tokens = patches.shape[1]
@@ -113,6 +119,8 @@ class PatchEmbedding(Module):
         dweight = flat.T @ patches.reshape(flat.shape[0], -1)  # (dim, C*P*P)
         self._store_grads(weight=dweight.reshape(weight.shape).astype(weight.dtype),
                           bias=flat.sum(axis=0).astype(weight.dtype))
+        if not input_grad:
+            return None
         dpatches = dout @ weight.reshape(self.dim, -1)  # (N, T, C*P*P)
         return unpatchify(dpatches, self.patch, *shape[1:]).astype(dtype, copy=False)
 
@@ -232,6 +240,13 @@ class ViT(Module):
         return self.head.forward(pooled)
 
     def backward(self, dout):
+        return self._backward(dout, input_grad=True)
+
+    def backward_params(self, dout):
+        """``backward`` without the gradient of the images (``Module.backward_params``)."""
+        self._backward(dout, input_grad=False)
+
+    def _backward(self, dout, input_grad):
         shape = self._pop_cache()
         dpooled = self.head.backward(dout)  # (N, dim)
         dx = np.zeros(shape, dtype=dpooled.dtype)
@@ -239,9 +254,10 @@ class ViT(Module):
             dx[:, 0] = dpooled  # only the class token's state reached the head
         else:
             dx[...] = dpooled[:, None, :] / shape[1]  # the mean: 1/T to every token
-        for stage in reversed(self._stages()):
+        first, *rest = self._stages()  # the patch embedding, then the rest
+        for stage in reversed(rest):
             dx = stage.backward(dx)
-        return dx
+        return first.backward(dx) if input_grad else first.backward_params(dx)
 
     def attention_from_class_token(self, x):
         """The last block's attention weights of the class token over the patches,
