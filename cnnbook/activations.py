@@ -154,8 +154,16 @@ def relu_backward(dout, cache):
     """ReLU'(x) = 1 if x > 0 else 0 (we take 0 at x = 0, as PyTorch does); dx shaped
     like x. See chapter 3."""
     mask, dtype = cache
-    dout = check_dout(dout, mask.shape, dtype, "relu_backward")
-    return np.where(mask, dout, 0).astype(dtype, copy=False)  # 0, not 0 * dout: NaN or inf stop here
+    dout = np.ascontiguousarray(check_dout(dout, mask.shape, dtype, "relu_backward"))
+    # = np.where(mask, dout, 0), exactly (0, not 0 * dout: a NaN or inf stops here, and no
+    # -0.0), in two fast passes instead of one slow one (np.where branches on every entry):
+    # keep dout's bits where x > 0 (mask * all-ones) and clear them elsewhere (0 bits = 0.0).
+    bits = _UINT_OF_SIZE[dout.itemsize]
+    keep = np.multiply(mask, np.iinfo(bits).max, dtype=bits)  # all ones where x > 0, else 0
+    return np.bitwise_and(dout.view(bits), keep, out=keep).view(dout.dtype)
+
+
+_UINT_OF_SIZE = {2: np.uint16, 4: np.uint32, 8: np.uint64}  # float16, float32, float64
 
 
 @nan_in_nan_out
@@ -414,7 +422,8 @@ def gelu_forward(x, *, approximate="none"):
         cdf = 0.5 * (1.0 + _erf(x64 * (1 / math.sqrt(2.0))))  # Phi(x)
         out = x64 * cdf
         return out.astype(x.dtype, copy=False), (x, cdf, None, approximate)
-    t = np.tanh(_SQRT_2_OVER_PI * (x64 + _GELU_CUBIC * x64 ** 3))
+    # x * x * x, not x ** 3: NumPy's power calls pow() per entry, some 20 times slower
+    t = np.tanh(_SQRT_2_OVER_PI * (x64 + _GELU_CUBIC * (x64 * x64 * x64)))
     out = 0.5 * x64 * (1.0 + t)
     return out.astype(x.dtype, copy=False), (x, None, t, approximate)
 

@@ -27,6 +27,7 @@ __all__ = ["local_response_norm_forward", "local_response_norm_backward", "Local
 class LRNCache(NamedTuple):
     x: np.ndarray
     d: np.ndarray  # k + alpha / size * (window sum of x^2), shaped like x
+    scale: np.ndarray  # d ** -beta, shaped like x
     size: int
     alpha: float
     beta: float
@@ -40,12 +41,11 @@ def _window_sum(v, before, after):
     channels outside are zeros)."""
     n_channels = v.shape[1]
     before, after = min(before, max(n_channels - 1, 0)), min(after, max(n_channels - 1, 0))
-    pad = [(0, 0)] * v.ndim
-    pad[1] = (before, after)
-    vp = np.pad(v, pad)  # (N, C + size - 1, ...)
-    s = np.zeros_like(v)
-    for i in range(before + after + 1):
-        s += vp[:, i:i + n_channels]
+    s = v.copy()  # offset 0; then each shifted copy of v, added where it lands (no padding)
+    for shift in range(1, before + 1):
+        s[:, shift:] += v[:, :-shift]  # s[:, c] += v[:, c - shift]
+    for shift in range(1, after + 1):
+        s[:, :-shift] += v[:, shift:]  # s[:, c] += v[:, c + shift]
     return s
 
 
@@ -75,8 +75,8 @@ def local_response_norm_forward(x, size, *, alpha=1e-4, beta=0.75, k=1.0):
                          f"torch, but has {x.ndim} (x.shape={x.shape})")
     size, alpha, beta, k = _hyper(size, alpha, beta, k, func)
     d = k + alpha / size * _window_sum(x * x, size // 2, (size - 1) // 2)
-    out = x * d ** -beta
-    return out, LRNCache(x, d, size, alpha, beta)
+    scale = d ** -beta  # the one power (pow() per entry is slow): backward reuses it
+    return x * scale, LRNCache(x, d, scale, size, alpha, beta)
 
 
 @nan_in_nan_out
@@ -89,11 +89,11 @@ def local_response_norm_backward(dout, cache):
     The channels c whose window holds j are j - (size - 1) // 2 .. j + size // 2: the
     forward's window reflected. See chapter 9.
     """
-    x, d, size, alpha, beta = cache
+    x, d, scale, size, alpha, beta = cache
     dout = check_dout(dout, x.shape, x.dtype, "local_response_norm_backward")
-    q = dout * x * d ** (-beta - 1)
+    q = dout * x * scale / d  # d^(-beta-1) = d^-beta / d
     back = _window_sum(q, (size - 1) // 2, size // 2)
-    return dout * d ** -beta - (2 * beta * alpha / size) * x * back
+    return dout * scale - (2 * beta * alpha / size) * x * back
 
 
 class LocalResponseNorm(Module):
