@@ -4,9 +4,9 @@
     python benchmarks/run.py --quick    # fewer repeats, a partial epoch for W7
     python benchmarks/run.py --only W1 W4
 
-For each workload both versions run in this one process, alternately (ours, theirs,
-ours, ...) after a warm-up, so that a change in the machine's load hits both; the
-table shows the medians. GFLOP/s counts the matrix-product work only; "% peak" relates
+For each workload both versions run in this one process, in alternating rounds after
+a warm-up (``time_pair``), so that a change in the machine's load hits both; the table
+shows the medians. GFLOP/s counts the matrix-product work only; "% peak" relates
 it to this machine's measured NumPy float32 matmul speed. See benchmarks/README.md.
 """
 from __future__ import annotations
@@ -36,17 +36,31 @@ def median_ms(times):
     return 1e3 * float(np.median(times))
 
 
-def time_pair(ours, theirs, repeats, warmup):
-    """Median milliseconds of ``ours`` and ``theirs``, run alternately."""
+def time_pair(ours, theirs, repeats, warmup, rounds=3):
+    """Median milliseconds of ``ours`` and ``theirs``, in alternating rounds.
+
+    Each round times a run of calls of one library, then of the other (ours first in
+    odd rounds, theirs in even ones), so that a change in the machine's load hits both.
+    Not call by call: each library's threads keep spinning for a while after a call
+    (OpenBLAS's and PyTorch's OpenMP workers both do), and on two cores a call made
+    while the other library's workers still spin runs several times slower. So each
+    run of calls starts with one untimed call (``warmup`` > 0; an epoch is its own).
+    """
     for _ in range(warmup):
         ours()
         theirs()
+    rounds = max(1, min(rounds, repeats))
+    per_round = -(-repeats // rounds)  # ceil
     t_ours, t_theirs = [], []
-    for _ in range(repeats):
-        for fn, times in ((ours, t_ours), (theirs, t_theirs)):
-            start = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - start)
+    for r in range(rounds):
+        pairs = [(ours, t_ours), (theirs, t_theirs)]
+        for fn, times in (pairs if r % 2 == 0 else pairs[::-1]):
+            if warmup:
+                fn()
+            for _ in range(per_round):
+                start = time.perf_counter()
+                fn()
+                times.append(time.perf_counter() - start)
     return median_ms(t_ours), median_ms(t_theirs)
 
 
