@@ -36,7 +36,7 @@ class Workload:
     title: str
     make: Callable[[bool], tuple[Callable, Callable]]
     flops: float | None  # per call, for GFLOP/s; None for memory-bound work
-    target: float  # the goal for time(cnnbook) / time(torch)
+    target: float  # the goal for time(cnnbook) / time(torch) (issue 15's table)
     repeats: int = 30  # timed runs (after warm-up); --quick divides them
 
 
@@ -245,15 +245,15 @@ WORKLOADS = [
     Workload("W1", "conv2d forward, x (64,3,32,32), w (32,3,3,3), pad 1", make_w1,
              conv_flops(64, 3, 32, 3, 3, 32, 32), 1.5),
     Workload("W2", "conv2d forward + backward (dx, dw, db), W1 shapes", make_w2,
-             3 * conv_flops(64, 3, 32, 3, 3, 32, 32), 1.5),
+             3 * conv_flops(64, 3, 32, 3, 3, 32, 32), 1.2),
     Workload("W3", "conv2d forward, x (128,1,28,28), w (32,1,5,5), pad 2", make_w3,
              conv_flops(128, 1, 32, 5, 5, 28, 28), 1.5),
-    Workload("W4", "max pool 2x2/2 forward + backward, x (64,32,32,32)", make_w4, None, 1.5),
-    Workload("W5", "batch norm 2-D train forward + backward, x (64,32,32,32)", make_w5, None, 1.5),
+    Workload("W4", "max pool 2x2/2 forward + backward, x (64,32,32,32)", make_w4, None, 1.2),
+    Workload("W5", "batch norm 2-D train forward + backward, x (64,32,32,32)", make_w5, None, 1.2),
     Workload("W6", "self-attention fwd + bwd, (32,64,64), 4 heads", make_w6,
-             attention_flops(), 1.5),
+             attention_flops(), 1.2),
     Workload("W7", "LeNet-style CNN, one epoch of 60,000 28x28, batch 128", make_w7,
-             lenet_flops(60_000), 2.0, repeats=3),
+             lenet_flops(60_000), 1.5, repeats=3),
 ]
 
 
@@ -284,7 +284,7 @@ def make_w9(quick=False):
 
 
 WORKLOADS.append(Workload("W9", "RCL (ch. 9) fwd + bwd, x (64,16,14,14), 3x3, T = 3, LRN", make_w9,
-                          3 * 4 * conv_flops(64, 16, 16, 3, 3, 14, 14), 3.0))
+                          3 * 4 * conv_flops(64, 16, 16, 3, 3, 14, 14), 1.5))
 
 # -- W8: the small U-Net of chapter 12, training steps ---------------------------------------
 UNET_BATCH, UNET_STEPS, UNET_LR = 16, 20, 0.01
@@ -343,7 +343,7 @@ def make_w8(quick=False):
 
 WORKLOADS.append(
     Workload("W8", "U-Net (ch. 12) 20 Adam steps, batch 16 of 32x32, concat skips", make_w8,
-             unet_flops(), 2.0, repeats=5))
+             unet_flops(), 1.5, repeats=5))
 
 
 # -- W10: the tiny vision transformer of chapter 11, a slice of an epoch --------------------
@@ -399,10 +399,10 @@ def make_w10(quick=False):
 
 
 WORKLOADS.append(Workload("W10", "tiny ViT (chapter 11), 10 training steps of batch 128, Adam",
-                          make_w10, vit_flops(VIT_BATCH * VIT_BATCHES), 3.0, repeats=5))
+                          make_w10, vit_flops(VIT_BATCH * VIT_BATCHES), 1.5, repeats=5))
 
 WORKLOADS.append(Workload("W11", "LeNet with batch norm (ch. 7), one epoch of 60,000, batch 128",
-                          make_w11, lenet_flops(60_000), 2.0, repeats=3))
+                          make_w11, lenet_flops(60_000), 1.5, repeats=3))
 
 
 
@@ -438,7 +438,7 @@ def rcnn_flops(n, c=16, steps=3):
 
 
 WORKLOADS.append(Workload("W12", "RCNN (ch. 9, T = 3), one epoch of 60,000, batch 128",
-                          make_w12, rcnn_flops(60_000), 2.0, repeats=1))
+                          make_w12, rcnn_flops(60_000), 1.5, repeats=3))
 
 # in the order of their names, whichever chapter added them
 WORKLOADS.sort(key=lambda w: int(w.key[1:]))
