@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip --disable-pip-version-check -q
 JOBS   ?= 2
 
-.PHONY: help book pdf exercises test test-lowest lab execute student serve bench grade clean mathjax
+.PHONY: help book pdf exercises test test-lowest lab execute student serve bench bench-book grade clean mathjax
 
 help:
 	@echo "make book     build the site into _build/html"
@@ -21,6 +21,7 @@ help:
 	@echo "make grade    grade the exercise version (cnnbook-grade, an instructor's autograder)"
 	@echo "make serve    serve the built site on http://localhost:8000"
 	@echo "make bench    time the kernels side by side with PyTorch CPU"
+	@echo "make bench-book  each chapter's run time and peak memory"
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -115,6 +116,10 @@ serve: book
 
 bench: $(VENV)/.test
 	$(PY) benchmarks/run.py --json benchmarks/results/latest.json
+
+# Each chapter's run time and peak memory, one after another (the book's speed targets).
+bench-book: $(VENV)/.book
+	$(PY) benchmarks/chapters.py --json benchmarks/results/chapters.json
 
 clean:
 	rm -rf _build student node_modules $(LOWEST)

@@ -383,11 +383,15 @@ def conv_core(x, weight, pads, stride, dilation, out_size=None, bias=None):
 
 
 def _dx_as_convolution(o, c, stride, pads, kernel_size, dilation):
-    """Stride 1, no more filters than input channels (so the columns of dout, O kh kw rows,
-    are no more than those col2im adds up, C kh kw), and a padding no wider than the
-    kernel's reach (d (k - 1) - p >= 0 on every side)."""
+    """Stride 1, at most twice as many filters as input channels, and a padding no wider
+    than the kernel's reach (d (k - 1) - p >= 0 on every side).
+
+    The columns of dout have O kh kw rows, copied once; col2im adds up C kh kw rows into
+    the input, reading and writing it kh kw times. Measured (dx alone, 2 BLAS threads):
+    O = C = 16 on 14 x 14: 3.7 -> 2.0 ms; O = 2C (U-Net): 0.32 -> 0.23 ms; but O = 2.7 C
+    (LeNet's 6 -> 16): 2.6 -> 3.1 ms, and O = 11 C (3 -> 32): 2.7 -> 4.5 ms."""
     reach = [d * (k - 1) for k, d in zip(kernel_size, dilation)]
-    return (tuple(stride) == (1, 1) and o <= c
+    return (tuple(stride) == (1, 1) and o <= 2 * c
             and all(e - p >= 0 for e, side in zip(reach, pads) for p in side))
 
 
@@ -406,7 +410,7 @@ def conv_grads(dout, pads, stride, dilation, *, x=None, weight=None, x_shape=Non
     if weight is not None and _dx_as_convolution(o, c, stride, pads, (kh, kw), dilation):
         # dx is the "full" correlation of dout with the kernel rotated by 180 degrees and its
         # two channel axes swapped: a forward convolution (im2col and one product, no
-        # scatter-add), cheaper than col2im when there are no more filters than channels.
+        # scatter-add), cheaper than col2im unless there are many more filters than channels.
         (pt, pb), (pl, pr) = pads
         eh, ew = dilation[0] * (kh - 1), dilation[1] * (kw - 1)
         flipped = np.ascontiguousarray(weight[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))  # (C, O, kh, kw)

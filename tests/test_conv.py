@@ -466,3 +466,25 @@ def test_bad_input_messages(call, error, words):
         call()
     for word in words:
         assert word in str(info.value), (word, str(info.value))
+
+
+@pytest.mark.parametrize("channels, filters, kernel, kwargs", [
+    (4, 4, 3, {"padding": 1}),  # dx as a forward convolution with the rotated kernel
+    (4, 8, 3, {"padding": 0}),
+    (3, 2, (2, 3), {"padding": "same"}),  # uneven padding: one more zero at the bottom
+    (4, 4, 3, {"padding": 2, "dilation": 2}),
+    (4, 4, 3, {"padding": 2}),  # padding wider than the kernel's reach: col2im
+    (2, 8, 3, {"padding": 1}),  # many more filters than channels: col2im
+    (4, 4, 3, {"padding": 1, "stride": 2}),  # stride 2: col2im
+])
+def test_conv2d_input_gradient_on_each_path_matches_torch(channels, filters, kernel, kwargs):
+    rng = np.random.default_rng(6)
+    kh, kw = (kernel, kernel) if isinstance(kernel, int) else kernel
+    x, weight = _randn(rng, 3, channels, 7, 6), _randn(rng, filters, channels, kh, kw)
+    out, cache = conv2d_forward(x, weight, **kwargs)
+    dout = _randn(rng, *out.shape)
+    dx, dweight, _ = conv2d_backward(dout, cache)
+    xt, wt = torch.from_numpy(x).requires_grad_(), torch.from_numpy(weight).requires_grad_()
+    F.conv2d(xt, wt, **kwargs).backward(torch.from_numpy(dout))
+    np.testing.assert_allclose(dx, xt.grad.numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(dweight, wt.grad.numpy(), rtol=1e-10, atol=1e-12)
