@@ -17,7 +17,11 @@ at the bottom, ``conv_core`` (forward) and ``conv_grads`` (backward), which work
 through the batch in blocks of a few images so that the column matrix stays in the
 CPU cache (a 64-image im2col of 32 x 32 images with 27 rows is 7 MB, more than the
 cache holds); a small batch is one block. A loop over blocks of the batch is cache
-blocking: each block is still processed by whole-array operations.
+blocking: each block is still processed by whole-array operations. At stride 1 they
+lay each padded image's rows end to end ("flat rows", see the comment above
+``block_size``), and ``conv_grads`` computes the input gradient as a forward convolution
+with the rotated kernel when that is cheaper than col2im. ``im2col`` and ``col2im``
+below keep PyTorch's layout and the plain strided view: they are the formula.
 """
 from __future__ import annotations
 

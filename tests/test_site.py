@@ -375,7 +375,8 @@ def test_the_pdf_holds_every_chapter_and_typeset_math():
 
 def test_the_speed_appendix_shows_the_committed_benchmark():
     """book/speed.md renders benchmarks/results/latest.json (make bench) at build time:
-    every workload's ratio, the machine, and the chart with its alt text."""
+    every workload's ratio, the machine, and the chart with its alt text; and
+    benchmarks/results/chapters.json (make bench-book): every chapter's time."""
     results = json.loads((ROOT / "benchmarks" / "results" / "latest.json").read_text())
     page = (HTML / "book" / "speed.html").read_text(encoding="utf-8")
     for key, w in results["workloads"].items():
@@ -383,3 +384,7 @@ def test_the_speed_appendix_shows_the_committed_benchmark():
             assert f">{key}<" in page and f">{w['ratio']:.2f}<" in page, key
     assert results["machine"]["cpu"] in page
     assert re.search(r'<img alt="Bar chart of the ratio[^"]+" src="[^"]*bench_ratios\.png"', page)
+    # and each chapter's time and memory (benchmarks/chapters.py, make bench-book)
+    chapters = json.loads((ROOT / "benchmarks" / "results" / "chapters.json").read_text())
+    for name, c in chapters["chapters"].items():
+        assert f">{name}<" in page and f">{c['seconds']:.0f}<" in page, name

@@ -7,7 +7,9 @@ reads the results that ``make bench`` wrote (``benchmarks/run.py --json``, commi
 renders, at build time: the run's date, machine, library versions, threads and load; a
 table of every workload with cnnbook's and PyTorch's median times, their ratio and the
 target; and a bar chart of the ratios (drawn with matplotlib, with alt text). So the
-page always shows the committed numbers, never numbers typed by hand.
+page always shows the committed numbers, never numbers typed by hand. The directive
+``bench-chapters`` does the same for each chapter's run time and peak memory
+(``benchmarks/chapters.py --json``, ``make bench-book``).
 """
 from __future__ import annotations
 
@@ -85,18 +87,31 @@ def _chart(data: dict, out: Path) -> str:
             f"target as a dashed line; {met} of {len(rows)} are at or under their target.")
 
 
+def load_chapters(path: Path) -> dict:
+    data = json.loads(path.read_text(encoding="utf-8"))
+    if not isinstance(data.get("chapters"), dict) or not data["chapters"]:
+        raise ValueError(f"{path}: not a benchmarks/chapters.py --json file (needs 'chapters')")
+    return data
+
+
+def _read(directive: Directive, loader) -> dict:
+    """The file named by the directive's argument, read by ``loader``; rebuilt when it
+    changes, and a build error naming it when it cannot be read."""
+    path = _ROOT / directive.arguments[0]
+    directive.state.document.settings.env.note_dependency(str(path))
+    try:
+        return loader(path)
+    except (OSError, ValueError) as exc:
+        raise directive.error(f"{directive.name}: cannot read {directive.arguments[0]}: {exc}")
+
+
 class BenchResults(Directive):
     required_arguments = 1
     has_content = False
 
     def run(self):
         env = self.state.document.settings.env
-        path = _ROOT / self.arguments[0]
-        env.note_dependency(str(path))
-        try:
-            data = load(path)
-        except (OSError, ValueError) as exc:
-            raise self.error(f"bench-results: cannot read {self.arguments[0]}: {exc}")
+        data = _read(self, load)
         m = data["machine"]
         facts = nodes.bullet_list()
         for label, value in [
@@ -137,6 +152,27 @@ class BenchResults(Directive):
         return out
 
 
+class BenchChapters(Directive):
+    """``bench-chapters``: each chapter's run time and peak memory from the JSON that
+    ``benchmarks/chapters.py --json`` wrote (``make bench-book``), with the totals."""
+    required_arguments = 1
+    has_content = False
+
+    def run(self):
+        data = _read(self, load_chapters)
+        chapters = data["chapters"]
+        rows = [[name, f"{c['seconds']:.0f}", f"{c['peak_bytes'] / 2**20:,.0f}"]
+                for name, c in chapters.items()]
+        total = sum(c["seconds"] for c in chapters.values())
+        peak = max(c["peak_bytes"] for c in chapters.values())
+        rows.append(["the book", f"{total:.0f} ({total / 60:.1f} min)",
+                     f"{peak / 2**20:,.0f} (the largest)"])
+        note = nodes.paragraph(text=f"Run {data.get('date', '?')}, BLAS threads: "
+                                    f"{data.get('threads', '?')}, one chapter at a time.")
+        return [note, _table(rows, ["chapter", "seconds", "peak memory (MiB)"])]
+
+
 def setup(app):
     app.add_directive("bench-results", BenchResults)
+    app.add_directive("bench-chapters", BenchChapters)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
