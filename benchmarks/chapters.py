@@ -65,8 +65,9 @@ def main(argv=None):
             env[name] = str(args.threads)
     threads = args.threads if args.threads is not None else env.get("OPENBLAS_NUM_THREADS",
                                                                     "the default")
+    started = f"{datetime.datetime.now():%Y-%m-%d %H:%M}"
     print(f"Chapters, one after another, BLAS threads: {threads}; {os.cpu_count()} cores; "
-          f"{datetime.datetime.now():%Y-%m-%d %H:%M}")
+          f"{started}")
     results = {}
     for nb in notebooks:
         results[nb.stem] = measure(nb, env)
@@ -81,7 +82,7 @@ def main(argv=None):
           f"peak <= {PEAK_BYTES >> 30} GiB ({peak / 2**30:.2f} GiB)")
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"date": f"{datetime.datetime.now():%Y-%m-%d %H:%M}", "threads": threads,
+            json.dump({"date": started, "threads": threads,
                        "chapters": results}, f, indent=2)
 
 
