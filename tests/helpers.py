@@ -83,3 +83,74 @@ def check_fan_out(forward, backward, inputs, *, kwargs=None, wrt=None, rng=0):
         return tuple(None if a is None else a + b for a, b in zip(g1, g2))
 
     return check_gradients(twice_forward, twice_backward, inputs, wrt=wrt, rng=rng)
+
+
+# -- whole models (Modules) ------------------------------------------------------------------
+def module_as_kernel(module):
+    """A Module as a kernel pair in (x, *parameters), for ``check_gradients``.
+
+    ``forward`` writes the parameter values into the module (in place) and runs it;
+    ``backward`` returns dx and every parameter's gradient, in ``module.parameters()``
+    order. Returns ``(forward, backward, copies of the parameters)``.
+    """
+    arrays = [p[k] for p, _, k in module.parameters()]
+
+    def forward(x, *values):
+        for a, v in zip(arrays, values):
+            a[...] = v
+        module.zero_grad()
+        return module.forward(x), None
+
+    def backward(dout, _):
+        return (module.backward(dout), *[g[k] for _, g, k in module.parameters()])
+
+    return forward, backward, [a.copy() for a in arrays]
+
+
+def named_grads(model):
+    return {(f"{name}.{k}" if name else k): m.grads[k]
+            for name, m in model.named_modules() for k in m.params}
+
+
+def load_into_torch(ours, theirs):
+    """Copy our state into the twin; this also checks that every name agrees."""
+    theirs.load_state_dict({k: torch.tensor(v) for k, v in ours.state_dict().items()})
+
+
+def assert_grads_match(ours, theirs, atol=1e-10):
+    t_params = dict(theirs.named_parameters())
+    grads = named_grads(ours)
+    assert list(grads) == list(t_params)
+    for name, grad in grads.items():
+        np.testing.assert_allclose(grad, t_params[name].grad.numpy(), rtol=0, atol=atol, err_msg=name)
+
+
+def check_model_against_torch(ours, theirs, x, *, steps=2, rng=0, grad_atol=1e-10):
+    """forward and backward ``steps`` times (zero_grad each time): output, dx, every
+    parameter's gradient (to ``grad_atol``) and every buffer equal PyTorch's to 1e-10."""
+    rng = np.random.default_rng(rng)
+    load_into_torch(ours, theirs)
+    for _ in range(steps):
+        ours.zero_grad()
+        theirs.zero_grad()
+        xt = torch.tensor(x, requires_grad=True)
+        out_t = theirs(xt)
+        dout = rng.standard_normal(out_t.shape)
+        out_t.backward(torch.tensor(dout))
+        np.testing.assert_allclose(ours.forward(x), out_t.detach().numpy(), rtol=0, atol=1e-10)
+        np.testing.assert_allclose(ours.backward(dout), xt.grad.numpy(), rtol=0, atol=1e-10)
+        assert_grads_match(ours, theirs, atol=grad_atol)
+        for k, v in theirs.state_dict().items():
+            np.testing.assert_allclose(ours.state_dict()[k], v.numpy(), rtol=0, atol=1e-10, err_msg=k)
+    assert all(not m._caches for _, m in ours.named_modules())  # every cache was consumed
+
+
+class TorchResidual(torch.nn.Module):
+    """x + block(x), the twin of ``cnnbook.Residual``."""
+
+    def __init__(self, block):
+        super().__init__()
+        self.block = block
+
+    def forward(self, x):
+        return x + self.block(x)

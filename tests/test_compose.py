@@ -30,6 +30,7 @@ from cnnbook.module import Module, Sequential, no_grad
 from cnnbook.optim import SGD, Adam
 from cnnbook.pool import GlobalAvgPool2d, MaxPool2d
 from cnnbook.skip import ConcatSkip, Residual, concat_backward, concat_forward
+from helpers import TorchResidual, check_model_against_torch, load_into_torch, module_as_kernel
 
 F64 = dict(dtype=np.float64)
 
@@ -44,58 +45,10 @@ def torch_float64():
 
 
 # -- helpers ----------------------------------------------------------------------------
-def named_grads(model):
-    return {(f"{name}.{k}" if name else k): m.grads[k]
-            for name, m in model.named_modules() for k in m.params}
-
-
-def load_into_torch(ours, theirs):
-    """Copy our state into the twin; this also checks that every name agrees."""
-    theirs.load_state_dict({k: torch.tensor(v) for k, v in ours.state_dict().items()})
-
-
-def assert_grads_match(ours, theirs, atol=1e-10):
-    t_params = dict(theirs.named_parameters())
-    grads = named_grads(ours)
-    assert list(grads) == list(t_params)
-    for name, grad in grads.items():
-        np.testing.assert_allclose(grad, t_params[name].grad.numpy(), rtol=0, atol=atol, err_msg=name)
-
-
-def check_model_against_torch(ours, theirs, x, *, steps=2, rng=0):
-    """forward and backward ``steps`` times (zero_grad each time): output, dx, every
-    parameter's gradient and every buffer equal PyTorch's to 1e-10."""
-    rng = np.random.default_rng(rng)
-    load_into_torch(ours, theirs)
-    for _ in range(steps):
-        ours.zero_grad()
-        theirs.zero_grad()
-        xt = torch.tensor(x, requires_grad=True)
-        out_t = theirs(xt)
-        dout = rng.standard_normal(out_t.shape)
-        out_t.backward(torch.tensor(dout))
-        np.testing.assert_allclose(ours.forward(x), out_t.detach().numpy(), rtol=0, atol=1e-10)
-        np.testing.assert_allclose(ours.backward(dout), xt.grad.numpy(), rtol=0, atol=1e-10)
-        assert_grads_match(ours, theirs)
-        for k, v in theirs.state_dict().items():
-            np.testing.assert_allclose(ours.state_dict()[k], v.numpy(), rtol=0, atol=1e-10, err_msg=k)
-    assert all(not m._caches for _, m in ours.named_modules())  # every cache was consumed
-
-
 def check_model_by_finite_differences(model, x):
     """The model as a kernel in (x, *parameters): every gradient against central differences."""
-    arrays = [p[k] for p, _, k in model.parameters()]
-
-    def forward(x, *values):
-        for a, v in zip(arrays, values):
-            a[...] = v
-        model.zero_grad()
-        return model.forward(x), None
-
-    def backward(dout, _):
-        return (model.backward(dout), *[g[k] for _, g, k in model.parameters()])
-
-    check_gradients(forward, backward, [x, *[a.copy() for a in arrays]])
+    forward, backward, params = module_as_kernel(model)
+    check_gradients(forward, backward, [x, *params])
 
 
 def randomize(model, rng):
@@ -141,15 +94,6 @@ class TorchBasicBlock(nn.Module):
 
     def forward(self, x):
         return self.relu2(x + self.bn2(self.conv2(self.relu1(self.bn1(self.conv1(x))))))
-
-
-class TorchResidual(nn.Module):
-    def __init__(self, block):
-        super().__init__()
-        self.block = block
-
-    def forward(self, x):
-        return x + self.block(x)
 
 
 class TorchConcatSkip(TorchResidual):

@@ -10,6 +10,7 @@ from cnnbook.conv import Conv2d
 from cnnbook.dense import Dense
 from cnnbook.losses import cross_entropy
 from cnnbook.models import lenet, lenet_bn
+from helpers import check_model_against_torch
 
 
 def to_float64(model):
@@ -43,22 +44,8 @@ def test_matches_torch_in_training_and_evaluation(activation, batch_norm):
     rng = np.random.default_rng(0)
     ours = to_float64(lenet_bn(7, rng=1, activation=activation, batch_norm=batch_norm))
     theirs = torch_lenet_bn(7, activation, batch_norm)
-    theirs.load_state_dict({k: torch.tensor(v) for k, v in ours.state_dict().items()})
-    for step in range(2):  # the running statistics move at each training step
-        x = rng.standard_normal((6, 1, 28, 28)) + step
-        dout = rng.standard_normal((6, 7))
-        ours.zero_grad()
-        theirs.zero_grad()
-        xt = torch.tensor(x, requires_grad=True)
-        yt = theirs(xt)
-        yt.backward(torch.tensor(dout))
-        np.testing.assert_allclose(ours.forward(x), yt.detach().numpy(), atol=1e-10)
-        np.testing.assert_allclose(ours.backward(dout), xt.grad.numpy(), atol=1e-10)
-        t_params = dict(theirs.named_parameters())
-        for (name, _), (_, g, k) in zip(ours.named_parameters(), ours.parameters()):
-            np.testing.assert_allclose(g[k], t_params[name].grad.numpy(), atol=1e-9, err_msg=name)
-    for k, v in theirs.state_dict().items():
-        np.testing.assert_allclose(ours.state_dict()[k], v.numpy(), rtol=1e-12, err_msg=k)
+    # two training steps (the running statistics move at each), state compared after each
+    check_model_against_torch(ours, theirs, rng.standard_normal((6, 1, 28, 28)), grad_atol=1e-9)
     ours.eval(), theirs.eval()
     x = rng.standard_normal((3, 1, 28, 28))
     np.testing.assert_allclose(ours.forward(x), theirs(torch.tensor(x)).detach().numpy(), atol=1e-10)

@@ -7,6 +7,7 @@ import torch
 from cnnbook.gradcheck import check_gradients
 from cnnbook.models import rcnn
 from cnnbook.recurrent import RecurrentConv2d
+from helpers import module_as_kernel
 from sweep_layers import torch_rcnn
 
 
@@ -57,19 +58,9 @@ def test_forward_and_every_gradient_match_pytorch(kwargs):
 
 def test_finite_differences_through_the_whole_rcnn():
     model = in_float64(rcnn(rng=4, channels=2, steps=2, n_classes=3))
-    arrays = [p[k] for p, _, k in model.parameters()]
-
-    def forward(x, *values):
-        for a, v in zip(arrays, values):
-            a[...] = v
-        model.zero_grad()
-        return model.forward(x), None
-
-    def backward(dout, _):
-        return (model.backward(dout), *[g[k] for _, g, k in model.parameters()])
-
+    forward, backward, params = module_as_kernel(model)
     x = np.random.default_rng(5).random((1, 1, 28, 28))
-    check_gradients(forward, backward, [x, *[a.copy() for a in arrays]], wrt=[0, 3, 4, 5])
+    check_gradients(forward, backward, [x, *params], wrt=[0, 3, 4, 5])
 
 
 @pytest.mark.parametrize("kwargs, exc, words", [

@@ -15,6 +15,7 @@ from cnnbook.gradcheck import check_gradients
 from cnnbook.lrn import local_response_norm_forward
 from cnnbook.module import Module
 from cnnbook.recurrent import RecurrentConv2d
+from helpers import module_as_kernel
 
 RNG = np.random.default_rng(0)
 F64 = np.float64
@@ -71,22 +72,6 @@ def torch_twin(layer):
     return twin
 
 
-def as_kernel(layer):
-    """The layer as a kernel pair in (u, w_f, b, w_r), for check_gradients."""
-    arrays = [p[k] for p, _, k in layer.parameters()]
-
-    def forward(u, *values):
-        for a, v in zip(arrays, values):
-            a[...] = v
-        layer.zero_grad()
-        return layer.forward(u), None
-
-    def backward(dout, _):
-        return (layer.backward(dout), *[g[k] for _, g, k in layer.parameters()])
-
-    return forward, backward, [a.copy() for a in arrays]
-
-
 # -- the definition ------------------------------------------------------------------------
 @pytest.mark.parametrize("lrn", [True, False])
 def test_zero_steps_is_a_plain_convolution_relu_and_lrn(lrn):
@@ -119,7 +104,7 @@ def test_the_recurrence_equals_its_unrolled_stack(steps, lrn):
                                            (2, True, 5)])
 def test_finite_differences_for_the_input_and_every_parameter(steps, lrn, k):
     layer = rcl(steps=steps, lrn=lrn, k=k)
-    forward, backward, params = as_kernel(layer)
+    forward, backward, params = module_as_kernel(layer)
     u = RNG.standard_normal((2, 2, 5, 4))
     check_gradients(forward, backward, [u, *params])
 

@@ -2,21 +2,12 @@
 differences in float64, He initialization, and the two stacks sharing their weights."""
 import numpy as np
 import pytest
-import torch
 from torch import nn
 
 from cnnbook.models import residual_stack
+from helpers import TorchResidual, check_model_against_torch
 
 from test_lenet import to_float64
-
-
-class TorchResidual(nn.Module):
-    def __init__(self, block):
-        super().__init__()
-        self.block = block
-
-    def forward(self, x):
-        return x + self.block(x)
 
 
 def torch_stack(n_blocks, channels, batch_norm):
@@ -35,20 +26,10 @@ def test_matches_torch(batch_norm):
     rng = np.random.default_rng(0)
     ours = to_float64(residual_stack(3, 4, batch_norm=batch_norm, rng=1))
     theirs = torch_stack(3, 4, batch_norm)
-    theirs.load_state_dict({k: torch.tensor(v) for k, v in ours.state_dict().items()})
     for mode in (True, False):
         ours.train(mode), theirs.train(mode)
-        ours.zero_grad(), theirs.zero_grad()
-        x = rng.standard_normal((5, 4, 6, 6))
-        dout = rng.standard_normal(x.shape)
-        xt = torch.tensor(x, requires_grad=True)
-        yt = theirs(xt)
-        yt.backward(torch.tensor(dout))
-        np.testing.assert_allclose(ours.forward(x), yt.detach().numpy(), atol=1e-10)
-        np.testing.assert_allclose(ours.backward(dout), xt.grad.numpy(), atol=1e-10)
-        t_params = dict(theirs.named_parameters())
-        for (name, _), (_, g, k) in zip(ours.named_parameters(), ours.parameters()):
-            np.testing.assert_allclose(g[k], t_params[name].grad.numpy(), atol=1e-9, err_msg=name)
+        check_model_against_torch(ours, theirs, rng.standard_normal((5, 4, 6, 6)), steps=1,
+                                  grad_atol=1e-9)
 
 
 @pytest.mark.parametrize("batch_norm", [True, False])

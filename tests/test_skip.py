@@ -10,7 +10,7 @@ from cnnbook.dense import Dense
 from cnnbook.module import Sequential
 from cnnbook.skip import ConcatSkip, Residual, concat_backward, concat_forward
 from cnnbook.gradcheck import check_gradients
-from helpers import check_op
+from helpers import check_op, module_as_kernel
 
 RNG = np.random.default_rng(0)
 
@@ -71,22 +71,6 @@ def test_concat_errors(call, exc, words):
 
 
 # -- Residual and ConcatSkip ------------------------------------------------------------
-def module_as_kernel(module):
-    """``module`` as a kernel pair in (x, *its parameters), for check_gradients."""
-    arrays = [p[k] for p, _, k in module.parameters()]
-
-    def forward(x, *values):
-        for a, v in zip(arrays, values):
-            a[...] = v
-        module.zero_grad()
-        return module.forward(x), None
-
-    def backward(dout, _):
-        return (module.backward(dout), *[g[k] for _, g, k in module.parameters()])
-
-    return forward, backward, [a.copy() for a in arrays]
-
-
 def dense_tanh():
     return Sequential(Dense(4, 4, rng=1, dtype=np.float64), Tanh())
 

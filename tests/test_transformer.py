@@ -8,6 +8,7 @@ import torch
 from cnnbook.gradcheck import check_gradients
 from cnnbook.module import Sequential
 from cnnbook.transformer import EncoderBlock
+from helpers import module_as_kernel
 
 torch.set_num_threads(1)
 RENAME = {"out_proj_weight": "out_proj.weight", "out_proj_bias": "out_proj.bias"}
@@ -62,29 +63,10 @@ def test_block_finite_differences_for_x_and_every_parameter():
     rng = np.random.default_rng(3)
     block = EncoderBlock(4, 2, 6, rng=2, dtype=np.float64)
     randomize(block, rng)
-    names = [n for n, _ in block.named_parameters()]
     x = rng.standard_normal((2, 3, 4))
-    mods = dict(block.named_modules())
-
-    def split(name):
-        head, _, key = name.rpartition(".")
-        return mods[head], key
-
-    def forward(x, *params):
-        for name, value in zip(names, params):
-            m, key = split(name)
-            m.params[key] = value
-        return block.forward(x), None
-
-    def backward(dout, _):
-        for _, m in block.named_modules():
-            m.grads = {k: np.zeros_like(v) for k, v in m.params.items()}
-        dx = block.backward(dout)
-        return (dx,) + tuple(split(n)[0].grads[split(n)[1]] for n in names)
-
-    params = [v.copy() for _, v in block.named_parameters()]
+    forward, backward, params = module_as_kernel(block)
     errors = check_gradients(forward, backward, [x] + params, rng=0)
-    assert len(errors) == 1 + len(names) == 13
+    assert len(errors) == 1 + len(params) == 13
 
 
 def test_blocks_stack_in_sequential_and_shapes():

@@ -10,7 +10,7 @@ from cnnbook.conv import conv2d_backward, conv2d_forward
 from cnnbook.gradcheck import check_gradients
 from cnnbook.models.vit import (ClassToken, PatchEmbedding, ViT, patchify, unpatchify,
                                 vit_parameter_count)
-from tests.helpers import check_fan_out
+from tests.helpers import check_fan_out, module_as_kernel
 
 torch.set_num_threads(1)
 RENAME = {"out_proj_weight": "out_proj.weight", "out_proj_bias": "out_proj.bias"}
@@ -195,29 +195,10 @@ def test_vit_finite_differences_input_and_every_parameter():
     rng = np.random.default_rng(7)
     model = ViT(4, 2, 1, dim=4, depth=1, num_heads=2, mlp_dim=6, num_classes=3, rng=2,
                 dtype=np.float64)
-    mods = dict(model.named_modules())
-    names = [n for n, _ in model.named_parameters()]
-
-    def split(name):
-        head, _, key = name.rpartition(".")
-        return mods[head], key
-
-    def forward(x, *params):
-        for name, value in zip(names, params):
-            m, key = split(name)
-            m.params[key] = value
-        return model.forward(x), None
-
-    def backward(dout, _):
-        for _, m in model.named_modules():
-            m.grads = {k: np.zeros_like(v) for k, v in m.params.items()}
-        dx = model.backward(dout)
-        return (dx,) + tuple(split(n)[0].grads[split(n)[1]] for n in names)
-
-    params = [v.copy() for _, v in model.named_parameters()]
+    forward, backward, params = module_as_kernel(model)
     x = rng.standard_normal((2, 1, 4, 4))
     errors = check_gradients(forward, backward, [x] + params, rng=0)
-    assert len(errors) == 1 + len(names) == 1 + 4 + 12 + 2 + 2
+    assert len(errors) == 1 + len(params) == 1 + 4 + 12 + 2 + 2
 
 
 def test_parameter_counts():
