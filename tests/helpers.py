@@ -86,6 +86,17 @@ def check_fan_out(forward, backward, inputs, *, kwargs=None, wrt=None, rng=0):
 
 
 # -- whole models (Modules) ------------------------------------------------------------------
+def to_float64(model):
+    """Every parameter and running statistic of ``model`` in float64, in place."""
+    for _, m in model.named_modules():
+        for store in (m.params, m.buffers):
+            for k, v in store.items():
+                if np.issubdtype(v.dtype, np.floating):
+                    store[k] = v.astype(np.float64)
+    model.zero_grad()
+    return model
+
+
 def module_as_kernel(module):
     """A Module as a kernel pair in (x, *parameters), for ``check_gradients``.
 

@@ -35,13 +35,7 @@ from helpers import TorchResidual, check_model_against_torch, load_into_torch, m
 F64 = dict(dtype=np.float64)
 
 
-@pytest.fixture(autouse=True)
-def torch_float64():
-    """The PyTorch twins are built in float64 (restored after each test)."""
-    before = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    yield
-    torch.set_default_dtype(before)
+pytestmark = pytest.mark.usefixtures("torch_float64")  # conftest.py: twins in float64
 
 
 # -- helpers ----------------------------------------------------------------------------

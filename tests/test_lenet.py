@@ -10,18 +10,7 @@ from cnnbook.conv import Conv2d
 from cnnbook.dense import Dense
 from cnnbook.losses import cross_entropy
 from cnnbook.models import lenet, lenet_bn
-from helpers import check_model_against_torch
-
-
-def to_float64(model):
-    """Every parameter and running statistic of ``model`` in float64, in place."""
-    for _, m in model.named_modules():
-        for store in (m.params, m.buffers):
-            for k, v in store.items():
-                if np.issubdtype(v.dtype, np.floating):
-                    store[k] = v.astype(np.float64)
-    model.zero_grad()
-    return model
+from helpers import check_model_against_torch, to_float64
 
 
 def torch_lenet_bn(n_classes=10, activation="relu", batch_norm=True):

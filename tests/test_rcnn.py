@@ -7,23 +7,11 @@ import torch
 from cnnbook.gradcheck import check_gradients
 from cnnbook.models import rcnn
 from cnnbook.recurrent import RecurrentConv2d
-from helpers import module_as_kernel
+from helpers import module_as_kernel, to_float64
 from sweep_layers import torch_rcnn
 
 
-@pytest.fixture(autouse=True)
-def torch_float64():
-    before = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    yield
-    torch.set_default_dtype(before)
-
-
-def in_float64(model):
-    for params, _, key in model.parameters():
-        params[key] = params[key].astype(np.float64)
-    model.zero_grad()
-    return model
+pytestmark = pytest.mark.usefixtures("torch_float64")  # conftest.py: twins in float64
 
 
 def test_parameter_counts_of_the_chapter_arms():
@@ -41,7 +29,7 @@ def test_parameter_counts_of_the_chapter_arms():
 @pytest.mark.parametrize("kwargs", [dict(steps=2), dict(steps=0), dict(block="stack"),
                                     dict(block="wide", wide_channels=5)])
 def test_forward_and_every_gradient_match_pytorch(kwargs):
-    ours = in_float64(rcnn(rng=1, channels=4, **kwargs))
+    ours = to_float64(rcnn(rng=1, channels=4, **kwargs))
     theirs = torch_rcnn(channels=4, **kwargs)
     theirs.load_state_dict({k: torch.tensor(v) for k, v in ours.state_dict().items()})
     x = np.random.default_rng(2).random((2, 1, 28, 28))
@@ -57,7 +45,7 @@ def test_forward_and_every_gradient_match_pytorch(kwargs):
 
 
 def test_finite_differences_through_the_whole_rcnn():
-    model = in_float64(rcnn(rng=4, channels=2, steps=2, n_classes=3))
+    model = to_float64(rcnn(rng=4, channels=2, steps=2, n_classes=3))
     forward, backward, params = module_as_kernel(model)
     x = np.random.default_rng(5).random((1, 1, 28, 28))
     check_gradients(forward, backward, [x, *params], wrt=[0, 3, 4, 5])

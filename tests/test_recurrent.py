@@ -21,12 +21,7 @@ RNG = np.random.default_rng(0)
 F64 = np.float64
 
 
-@pytest.fixture(autouse=True)
-def torch_float64():
-    before = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    yield
-    torch.set_default_dtype(before)
+pytestmark = pytest.mark.usefixtures("torch_float64")  # conftest.py: twins in float64
 
 
 def rcl(c_in=2, c_out=4, k=3, steps=2, lrn=True, seed=1):

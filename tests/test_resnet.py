@@ -5,9 +5,8 @@ import pytest
 from torch import nn
 
 from cnnbook.models import residual_stack
-from helpers import TorchResidual, check_model_against_torch
+from helpers import TorchResidual, check_model_against_torch, to_float64
 
-from test_lenet import to_float64
 
 
 def torch_stack(n_blocks, channels, batch_norm):
