@@ -52,7 +52,8 @@ def forward_torch(u, weight_f, bias, weight_r, steps):
     return x.numpy()
 
 
-def bptt_sum(u, weight_f, bias, weight_r, steps, dout):
+def unroll(u, weight_f, bias, weight_r, steps):
+    """The RCL's forward steps: the recurrent convolutions' caches and the ReLU masks."""
     ff = same_conv(u, weight_f, bias)
     states, caches, masks = [np.maximum(ff, 0)], [], []
     for _ in range(steps):
@@ -60,6 +61,11 @@ def bptt_sum(u, weight_f, bias, weight_r, steps, dout):
         caches.append(cache)
         masks.append(ff + r > 0)
         states.append(np.maximum(ff + r, 0))
+    return caches, masks
+
+
+def bptt_sum(u, weight_f, bias, weight_r, steps, dout):
+    caches, masks = unroll(u, weight_f, bias, weight_r, steps)
     total = np.zeros(weight_r.shape)
     grad_x = dout
     for t in reversed(range(steps)):
@@ -205,13 +211,7 @@ def forward_valid_padding(u, weight_f, bias, weight_r, steps):
 
 
 def bptt_keeps_last_computed(u, weight_f, bias, weight_r, steps, dout):
-    ff = same_conv(u, weight_f, bias)
-    states, caches, masks = [np.maximum(ff, 0)], [], []
-    for _ in range(steps):
-        r, cache = conv2d_forward(states[-1], weight_r, padding="same")
-        caches.append(cache)
-        masks.append(ff + r > 0)
-        states.append(np.maximum(ff + r, 0))
+    caches, masks = unroll(u, weight_f, bias, weight_r, steps)
     grad = np.zeros(weight_r.shape)
     grad_x = dout
     for t in reversed(range(steps)):
@@ -249,12 +249,7 @@ def bptt_dout_everywhere(u, weight_f, bias, weight_r, steps, dout):
 
 
 def bptt_no_relu(u, weight_f, bias, weight_r, steps, dout):
-    ff = same_conv(u, weight_f, bias)
-    states, caches = [np.maximum(ff, 0)], []
-    for _ in range(steps):
-        r, cache = conv2d_forward(states[-1], weight_r, padding="same")
-        caches.append(cache)
-        states.append(np.maximum(ff + r, 0))
+    caches, _ = unroll(u, weight_f, bias, weight_r, steps)  # the masks left unused
     total, grad_x = np.zeros(weight_r.shape), dout
     for t in reversed(range(steps)):
         grad_x, dw, _ = conv2d_backward(grad_x, caches[t])
@@ -263,13 +258,7 @@ def bptt_no_relu(u, weight_f, bias, weight_r, steps, dout):
 
 
 def bptt_stacked(u, weight_f, bias, weight_r, steps, dout):
-    ff = same_conv(u, weight_f, bias)
-    states, caches, masks = [np.maximum(ff, 0)], [], []
-    for _ in range(steps):
-        r, cache = conv2d_forward(states[-1], weight_r, padding="same")
-        caches.append(cache)
-        masks.append(ff + r > 0)
-        states.append(np.maximum(ff + r, 0))
+    caches, masks = unroll(u, weight_f, bias, weight_r, steps)
     per_step, grad_x = [np.zeros(weight_r.shape)], dout
     for t in reversed(range(steps)):
         grad_x, dw, _ = conv2d_backward(grad_x * masks[t], caches[t])
